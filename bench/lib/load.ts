@@ -1,0 +1,168 @@
+import autocannon from 'autocannon';
+
+/** One load shape, used for both sides of a comparison so their numbers are comparable. */
+export interface LoadSettings {
+  connections: number;
+  /** Measured seconds per run. */
+  durationSec: number;
+  /** Unmeasured seconds before each target's first measured run (JIT, pools, keep-alive sockets). */
+  warmupSec: number;
+  /** Measured runs per target, alternating targets; the median run is reported. */
+  rounds: number;
+}
+
+function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0 || value > max) {
+    throw new Error(`${name} must be a number in (0, ${max}], got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+/**
+ * Defaults: 50 connections, 3 s warmup, 10 s measured, 1 round.
+ * BENCH_DURATION, BENCH_WARMUP, BENCH_CONNECTIONS and BENCH_ROUNDS override them.
+ */
+export function loadSettings(env: NodeJS.ProcessEnv = process.env): LoadSettings {
+  return {
+    connections: Math.round(positiveNumber(env, 'BENCH_CONNECTIONS', 50, 10_000)),
+    durationSec: positiveNumber(env, 'BENCH_DURATION', 10, 600),
+    warmupSec: positiveNumber(env, 'BENCH_WARMUP', 3, 600),
+    rounds: Math.round(positiveNumber(env, 'BENCH_ROUNDS', 1, 20)),
+  };
+}
+
+export interface LoadResult {
+  url: string;
+  /** Mean of the per-second request counts. */
+  reqPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Responses received, of any status. */
+  responses: number;
+  non2xx: number;
+  /** Connection errors, timeouts included. */
+  errors: number;
+  timeouts: number;
+  durationSec: number;
+  /** CPU seconds each probed process used during the measured run(s); filled by `compareUrls`. */
+  cpuSec: Record<string, number>;
+}
+
+/** Named CPU-seconds counters (see `cpu.ts`) read before and after each measured run. */
+export type CpuProbes = Record<string, () => number | undefined>;
+
+/** Runs autocannon once; a watchdog stops it if it overruns its duration by 30 s. */
+export function runLoad(url: string, connections: number, durationSec: number): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const instance = autocannon({ url, connections, duration: durationSec }, (error, result) => {
+      clearTimeout(watchdog);
+      if (error) return reject(error instanceof Error ? error : new Error(String(error)));
+      resolve({
+        url,
+        reqPerSec: result.requests.average,
+        p50Ms: result.latency.p50,
+        p99Ms: result.latency.p99,
+        responses: result['1xx'] + result['2xx'] + result['3xx'] + result['4xx'] + result['5xx'],
+        non2xx: result.non2xx,
+        errors: result.errors,
+        timeouts: result.timeouts,
+        durationSec: result.duration,
+        cpuSec: {},
+      });
+    });
+    const watchdog = setTimeout(() => instance.stop(), (durationSec + 30) * 1_000);
+  });
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function summarize(url: string, runs: LoadResult[]): LoadResult {
+  const sum = (pick: (r: LoadResult) => number) => runs.reduce((total, r) => total + pick(r), 0);
+  return {
+    url,
+    reqPerSec: median(runs.map((r) => r.reqPerSec)),
+    p50Ms: median(runs.map((r) => r.p50Ms)),
+    p99Ms: median(runs.map((r) => r.p99Ms)),
+    // Counts are totals: one bad answer in any run matters.
+    responses: sum((r) => r.responses),
+    non2xx: sum((r) => r.non2xx),
+    errors: sum((r) => r.errors),
+    timeouts: sum((r) => r.timeouts),
+    durationSec: sum((r) => r.durationSec),
+    cpuSec: Object.fromEntries(
+      Object.keys(runs[0]?.cpuSec ?? {}).map((name) => [name, sum((r) => r.cpuSec[name] ?? 0)]),
+    ),
+  };
+}
+
+function readProbes(probes: CpuProbes): Record<string, number | undefined> {
+  return Object.fromEntries(Object.entries(probes).map(([name, read]) => [name, read()]));
+}
+
+async function measuredRun(
+  url: string,
+  connections: number,
+  durationSec: number,
+  probes: CpuProbes,
+): Promise<LoadResult> {
+  const before = readProbes(probes);
+  const result = await runLoad(url, connections, durationSec);
+  const after = readProbes(probes);
+  for (const name of Object.keys(probes)) {
+    const start = before[name];
+    const end = after[name];
+    if (start !== undefined && end !== undefined) result.cpuSec[name] = end - start;
+  }
+  return result;
+}
+
+export interface Comparison {
+  value: LoadResult;
+  baseline: LoadResult;
+  settings: LoadSettings;
+}
+
+/**
+ * Measures two URLs under the same settings: a warmup run against each, then
+ * `rounds` measured runs alternating baseline and value, so slow drift in a
+ * noisy machine's load hits both sides alike. Medians per metric; counts and
+ * CPU seconds are totals over the measured runs.
+ */
+export async function compareUrls(
+  urls: { value: string; baseline: string },
+  options: { settings?: LoadSettings; cpuProbes?: CpuProbes; log?: (line: string) => void } = {},
+): Promise<Comparison> {
+  const settings = options.settings ?? loadSettings();
+  const probes = options.cpuProbes ?? {};
+  const log = options.log ?? ((line: string) => console.error(line));
+  const { connections, durationSec, warmupSec, rounds } = settings;
+  for (const url of [urls.baseline, urls.value]) {
+    log(`  warmup   ${url} (${warmupSec}s, ${connections} connections)`);
+    await runLoad(url, connections, warmupSec);
+  }
+  const valueRuns: LoadResult[] = [];
+  const baselineRuns: LoadResult[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    for (const [url, runs] of [
+      [urls.baseline, baselineRuns],
+      [urls.value, valueRuns],
+    ] as const) {
+      log(`  measure  ${url} (${durationSec}s, round ${round}/${rounds})`);
+      const result = await measuredRun(url, connections, durationSec, probes);
+      log(`           ${Math.round(result.reqPerSec)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms`);
+      runs.push(result);
+    }
+  }
+  return {
+    value: summarize(urls.value, valueRuns),
+    baseline: summarize(urls.baseline, baselineRuns),
+    settings,
+  };
+}

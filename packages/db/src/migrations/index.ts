@@ -1,0 +1,13 @@
+import type { Migration } from 'kysely';
+import * as m0001 from './0001-schools-and-people.js';
+import * as m0002 from './0002-billing.js';
+
+/**
+ * Every migration, in order. Forward-only: a migration that has shipped is
+ * never edited; a change is a new file. Migrations take `Kysely<any>` and
+ * never import application types, so they stay true to the day they were written.
+ */
+export const migrations: Record<string, Migration> = {
+  '0001-schools-and-people': m0001,
+  '0002-billing': m0002,
+};

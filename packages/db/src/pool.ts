@@ -1,0 +1,63 @@
+import { CamelCasePlugin, Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import type { DB } from './schema.js';
+
+/**
+ * Type parsers for this project's pools. `int8` (money, counts) arrives as
+ * bigint, never through a float; `date` stays the `YYYY-MM-DD` string it is
+ * in the database, so no time zone can shift a due date.
+ */
+const types = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === pg.types.builtins.INT8) return (value: string) => BigInt(value);
+    if (oid === pg.types.builtins.DATE) return (value: string) => value;
+    return pg.types.getTypeParser(oid, format);
+  },
+};
+
+export interface PoolOptions {
+  /** Maximum connections in the pool. */
+  max?: number;
+  /** Reported as `application_name` in `pg_stat_activity`. */
+  applicationName?: string;
+  /** How long a new connection may take before failing, in ms. */
+  connectionTimeoutMillis?: number;
+}
+
+export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
+  return new pg.Pool({
+    connectionString: url,
+    max: options.max ?? 10,
+    application_name: options.applicationName ?? 'bursar',
+    connectionTimeoutMillis: options.connectionTimeoutMillis ?? 5_000,
+    idleTimeoutMillis: 30_000,
+    types,
+  });
+}
+
+/** A Kysely instance over a new pool; columns are snake_case in SQL and camelCase in TypeScript. */
+export function createDb(url: string, options: PoolOptions = {}): Kysely<DB> {
+  return new Kysely<DB>({
+    dialect: new PostgresDialect({ pool: createPool(url, options) }),
+    plugins: [new CamelCasePlugin()],
+  });
+}
+
+/** A database URL with its database name replaced. */
+export function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+/** The database name a URL points at. */
+export function databaseName(url: string): string {
+  const name = decodeURIComponent(new URL(url).pathname.replace(/^\//, ''));
+  if (!name) throw new Error('DATABASE_URL names no database');
+  return name;
+}
+
+/** A readiness probe: resolves when the database answers a trivial query. */
+export function databaseCheck(db: Kysely<DB>): () => Promise<unknown> {
+  return () => sql`select 1`.execute(db);
+}

@@ -1,0 +1,102 @@
+import { sql } from 'kysely';
+import { AppError } from '@bursar/platform';
+import type { Trx } from './db.js';
+import { minBig } from './money.js';
+
+/**
+ * Locks a student row. Every change to a student's money (payments, refunds,
+ * credit moves, voids, new invoices) takes this lock first, so they apply one
+ * at a time per student and no update is lost.
+ */
+export async function lockStudent(trx: Trx, schoolId: string, studentId: string) {
+  const student = await trx
+    .selectFrom('students')
+    .select(['id', 'creditMinor'])
+    .where('id', '=', studentId)
+    .where('schoolId', '=', schoolId)
+    .forUpdate()
+    .executeTakeFirst();
+  if (!student) throw new AppError('not_found', 'Student not found');
+  return student;
+}
+
+/** Each of a student's payments with money not yet applied to an invoice, oldest first. */
+export function unallocatedPayments(trx: Trx, studentId: string) {
+  return trx
+    .selectFrom('payments')
+    .leftJoin('allocations', 'allocations.paymentId', 'payments.id')
+    .select([
+      'payments.id',
+      sql<bigint>`(payments.amount_minor - payments.refunded_minor - coalesce(sum(allocations.amount_minor), 0))::bigint`.as(
+        'unallocatedMinor',
+      ),
+    ])
+    .where('payments.studentId', '=', studentId)
+    .groupBy('payments.id')
+    .having(sql`payments.amount_minor - payments.refunded_minor - coalesce(sum(allocations.amount_minor), 0)`, '>', 0)
+    .orderBy('payments.paidAt')
+    .orderBy('payments.id')
+    .execute();
+}
+
+/**
+ * Moves a student's credit onto their open invoices, oldest due first. The
+ * caller holds the student lock. Returns how much credit was applied.
+ */
+export async function applyCredit(trx: Trx, schoolId: string, studentId: string): Promise<bigint> {
+  const student = await trx
+    .selectFrom('students')
+    .select('creditMinor')
+    .where('id', '=', studentId)
+    .executeTakeFirstOrThrow();
+  if (student.creditMinor <= 0n) return 0n;
+  const open = await trx
+    .selectFrom('invoices')
+    .select(['id', sql<bigint>`total_minor - paid_minor + refunded_minor`.as('balance')])
+    .where('studentId', '=', studentId)
+    .where('voidedAt', 'is', null)
+    .where(sql<boolean>`total_minor - paid_minor + refunded_minor > 0`)
+    .orderBy('dueDate')
+    .orderBy('issueDate')
+    .orderBy('number')
+    .forUpdate()
+    .execute();
+  if (!open.length) return 0n;
+  const sources = await unallocatedPayments(trx, studentId);
+  let credit = student.creditMinor;
+  let applied = 0n;
+  let source = 0;
+  let available = sources[0]?.unallocatedMinor ?? 0n;
+  for (const invoice of open) {
+    let due = invoice.balance;
+    while (due > 0n && credit > 0n && source < sources.length) {
+      const take = minBig(minBig(due, available), credit);
+      await trx
+        .insertInto('allocations')
+        .values({ schoolId, paymentId: sources[source]!.id, invoiceId: invoice.id, amountMinor: take, kind: 'credit' })
+        .execute();
+      await trx
+        .updateTable('invoices')
+        .set({ paidMinor: sql`paid_minor + ${take}`, updatedAt: new Date() })
+        .where('id', '=', invoice.id)
+        .execute();
+      due -= take;
+      credit -= take;
+      applied += take;
+      available -= take;
+      if (available === 0n) {
+        source += 1;
+        available = sources[source]?.unallocatedMinor ?? 0n;
+      }
+    }
+    if (credit === 0n || source >= sources.length) break;
+  }
+  if (applied > 0n) {
+    await trx
+      .updateTable('students')
+      .set({ creditMinor: sql`credit_minor - ${applied}` })
+      .where('id', '=', studentId)
+      .execute();
+  }
+  return applied;
+}

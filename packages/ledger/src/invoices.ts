@@ -1,0 +1,270 @@
+import { sql } from 'kysely';
+import { AppError } from '@bursar/platform';
+import type { Db, Trx } from './db.js';
+import { applyCredit, lockStudent } from './credit.js';
+import { balanceSql, invoiceStatusSql } from './status.js';
+
+export interface InvoiceLineInput {
+  description: string;
+  feeHead?: string | null;
+  quantity: number;
+  /** Positive for charges; negative only for discounts the ledger itself adds. */
+  unitAmountMinor: bigint;
+}
+
+export interface IssueInvoiceInput {
+  schoolId: string;
+  studentId: string;
+  issueDate: string;
+  dueDate: string;
+  lines: InvoiceLineInput[];
+  notes?: string | null;
+  feePlanId?: string | null;
+  instalmentId?: string | null;
+}
+
+export function lineAmount(line: InvoiceLineInput): bigint {
+  return BigInt(line.quantity) * line.unitAmountMinor;
+}
+
+export function totalOf(lines: InvoiceLineInput[]): bigint {
+  const total = lines.reduce((sum, line) => sum + lineAmount(line), 0n);
+  if (total < 0n) throw new AppError('validation_failed', 'An invoice total cannot be negative');
+  return total;
+}
+
+/**
+ * Reserves `count` consecutive invoice numbers for a school and year. The
+ * counter row stays locked until the transaction ends, so numbers are
+ * gap-free: a rolled-back transaction gives its numbers back.
+ */
+export async function reserveInvoiceNumbers(trx: Trx, schoolId: string, year: number, count: number): Promise<string[]> {
+  const row = await trx
+    .insertInto('invoiceCounters')
+    .values({ schoolId, year, lastValue: count })
+    .onConflict((oc) =>
+      oc.columns(['schoolId', 'year']).doUpdateSet({ lastValue: sql`invoice_counters.last_value + ${count}` }),
+    )
+    .returning('lastValue')
+    .executeTakeFirstOrThrow();
+  const first = row.lastValue - count + 1;
+  return Array.from({ length: count }, (_, i) => `INV-${year}-${String(first + i).padStart(6, '0')}`);
+}
+
+/**
+ * Issues invoices (one transaction, numbers reserved in one step), then moves
+ * any credit the students hold onto them. The caller has locked the students.
+ */
+export async function insertInvoices(trx: Trx, inputs: IssueInvoiceInput[]): Promise<string[]> {
+  if (!inputs.length) return [];
+  const schoolId = inputs[0]!.schoolId;
+  const school = await trx
+    .selectFrom('schools')
+    .select(['currency'])
+    .where('id', '=', schoolId)
+    .where('deletedAt', 'is', null)
+    .executeTakeFirst();
+  if (!school) throw new AppError('not_found', 'School not found');
+  const ids: string[] = [];
+  const byYear = new Map<number, IssueInvoiceInput[]>();
+  for (const input of inputs) {
+    const year = Number(input.issueDate.slice(0, 4));
+    byYear.set(year, [...(byYear.get(year) ?? []), input]);
+  }
+  for (const [year, group] of byYear) {
+    const numbers = await reserveInvoiceNumbers(trx, schoolId, year, group.length);
+    const rows = await trx
+      .insertInto('invoices')
+      .values(
+        group.map((input, i) => ({
+          schoolId,
+          studentId: input.studentId,
+          number: numbers[i]!,
+          currency: school.currency,
+          issueDate: input.issueDate,
+          dueDate: input.dueDate,
+          notes: input.notes ?? null,
+          totalMinor: totalOf(input.lines),
+          feePlanId: input.feePlanId ?? null,
+          instalmentId: input.instalmentId ?? null,
+        })),
+      )
+      .returning('id')
+      .execute();
+    await trx
+      .insertInto('invoiceLines')
+      .values(
+        group.flatMap((input, i) =>
+          input.lines.map((line, position) => ({
+            invoiceId: rows[i]!.id,
+            position,
+            description: line.description,
+            feeHead: line.feeHead ?? null,
+            quantity: line.quantity,
+            unitAmountMinor: line.unitAmountMinor,
+            amountMinor: lineAmount(line),
+          })),
+        ),
+      )
+      .execute();
+    ids.push(...rows.map((row) => row.id));
+  }
+  return ids;
+}
+
+/** Issues one invoice for a student and applies the student's credit to it. */
+export async function issueInvoice(trx: Trx, input: IssueInvoiceInput): Promise<string> {
+  await lockStudent(trx, input.schoolId, input.studentId);
+  const [id] = await insertInvoices(trx, [input]);
+  await applyCredit(trx, input.schoolId, input.studentId);
+  return id!;
+}
+
+/** Replaces an invoice's lines; refused once any money has been applied to it. */
+export async function replaceInvoiceLines(
+  trx: Trx,
+  schoolId: string,
+  invoiceId: string,
+  changes: { lines?: InvoiceLineInput[]; dueDate?: string; notes?: string | null },
+): Promise<void> {
+  const invoice = await lockInvoice(trx, schoolId, invoiceId);
+  if (invoice.voidedAt) throw new AppError('conflict', 'A void invoice cannot be edited');
+  if (changes.lines) {
+    const payments = await trx
+      .selectFrom('payments')
+      .select(sql<number>`count(*)::int`.as('n'))
+      .where('invoiceId', '=', invoiceId)
+      .executeTakeFirstOrThrow();
+    if (payments.n > 0 || invoice.paidMinor !== 0n) {
+      throw new AppError('conflict', 'This invoice has payments; its lines can no longer change. Void it and issue a new one.');
+    }
+    await trx.deleteFrom('invoiceLines').where('invoiceId', '=', invoiceId).execute();
+    await trx
+      .insertInto('invoiceLines')
+      .values(
+        changes.lines.map((line, position) => ({
+          invoiceId,
+          position,
+          description: line.description,
+          feeHead: line.feeHead ?? null,
+          quantity: line.quantity,
+          unitAmountMinor: line.unitAmountMinor,
+          amountMinor: lineAmount(line),
+        })),
+      )
+      .execute();
+  }
+  await trx
+    .updateTable('invoices')
+    .set({
+      ...(changes.lines ? { totalMinor: totalOf(changes.lines) } : {}),
+      ...(changes.dueDate ? { dueDate: changes.dueDate } : {}),
+      ...(changes.notes !== undefined ? { notes: changes.notes } : {}),
+      updatedAt: new Date(),
+    })
+    .where('id', '=', invoiceId)
+    .execute();
+  await applyCredit(trx, schoolId, invoice.studentId);
+}
+
+/** Locks the student, then the invoice (always in that order, so concurrent money moves cannot deadlock). */
+export async function lockInvoice(trx: Trx, schoolId: string, invoiceId: string) {
+  const found = await trx
+    .selectFrom('invoices')
+    .select('studentId')
+    .where('id', '=', invoiceId)
+    .where('schoolId', '=', schoolId)
+    .executeTakeFirst();
+  if (!found) throw new AppError('not_found', 'Invoice not found');
+  await lockStudent(trx, schoolId, found.studentId);
+  return trx
+    .selectFrom('invoices')
+    .selectAll()
+    .where('id', '=', invoiceId)
+    .forUpdate()
+    .executeTakeFirstOrThrow();
+}
+
+/**
+ * Voids an invoice. Money already applied to it goes back to the payments it
+ * came from, so it becomes the student's credit and moves to their next open invoice.
+ */
+export async function voidInvoice(trx: Trx, schoolId: string, invoiceId: string, reason: string): Promise<void> {
+  const invoice = await lockInvoice(trx, schoolId, invoiceId);
+  if (invoice.voidedAt) throw new AppError('conflict', 'This invoice is already void');
+  const applied = await trx
+    .selectFrom('allocations')
+    .select(['paymentId', sql<bigint>`sum(amount_minor)::bigint`.as('net')])
+    .where('invoiceId', '=', invoiceId)
+    .groupBy('paymentId')
+    .having(sql`sum(amount_minor)`, '>', 0)
+    .execute();
+  let released = 0n;
+  for (const row of applied) {
+    await trx
+      .insertInto('allocations')
+      .values({ schoolId, paymentId: row.paymentId, invoiceId, amountMinor: -row.net, kind: 'void' })
+      .execute();
+    released += row.net;
+  }
+  await trx
+    .updateTable('invoices')
+    .set({ voidedAt: new Date(), voidReason: reason, paidMinor: sql`paid_minor - ${released}`, updatedAt: new Date() })
+    .where('id', '=', invoiceId)
+    .execute();
+  if (released > 0n) {
+    await trx
+      .updateTable('students')
+      .set({ creditMinor: sql`credit_minor + ${released}` })
+      .where('id', '=', invoice.studentId)
+      .execute();
+  }
+  await applyCredit(trx, schoolId, invoice.studentId);
+}
+
+/** Deletes an invoice that never had a payment; otherwise 409 (void it instead). */
+export async function deleteInvoice(trx: Trx, schoolId: string, invoiceId: string): Promise<void> {
+  const invoice = await lockInvoice(trx, schoolId, invoiceId);
+  const paid = await trx
+    .selectFrom('allocations')
+    .select(sql<number>`count(*)::int`.as('n'))
+    .where('invoiceId', '=', invoiceId)
+    .executeTakeFirstOrThrow();
+  const payments = await trx
+    .selectFrom('payments')
+    .select(sql<number>`count(*)::int`.as('n'))
+    .where('invoiceId', '=', invoiceId)
+    .executeTakeFirstOrThrow();
+  if (paid.n > 0 || payments.n > 0) {
+    throw new AppError(
+      'conflict',
+      `Invoice ${invoice.number} has payments recorded against it and cannot be deleted; void it instead (POST /api/invoices/${invoiceId}/void)`,
+    );
+  }
+  await trx.deleteFrom('invoices').where('id', '=', invoiceId).execute();
+}
+
+/** One invoice with its lines, derived balance and status. */
+export async function getInvoice(db: Db, schoolId: string | null, invoiceId: string, asOf?: string) {
+  let query = db
+    .selectFrom('invoices')
+    .innerJoin('schools', 'schools.id', 'invoices.schoolId')
+    .innerJoin('students', 'students.id', 'invoices.studentId')
+    .selectAll('invoices')
+    .select([
+      balanceSql.as('balanceMinor'),
+      invoiceStatusSql(asOf).as('status'),
+      'students.creditMinor as creditMinor',
+    ])
+    .where('invoices.id', '=', invoiceId);
+  if (schoolId) query = query.where('invoices.schoolId', '=', schoolId);
+  const invoice = await query.executeTakeFirst();
+  if (!invoice) return undefined;
+  const lines = await db
+    .selectFrom('invoiceLines')
+    .select(['description', 'feeHead', 'quantity', 'unitAmountMinor', 'amountMinor'])
+    .where('invoiceId', '=', invoiceId)
+    .orderBy('position')
+    .execute();
+  return { ...invoice, lines };
+}

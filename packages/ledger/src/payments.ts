@@ -1,0 +1,161 @@
+import { sql } from 'kysely';
+import { AppError } from '@bursar/platform';
+import type { Trx } from './db.js';
+import { applyCredit, lockStudent } from './credit.js';
+import { lockInvoice } from './invoices.js';
+import { minBig } from './money.js';
+
+export type PaymentMethod = 'cash' | 'bank_transfer' | 'upi' | 'card' | 'cheque' | 'online';
+
+export interface ApplyPaymentInput {
+  schoolId: string;
+  invoiceId: string;
+  amountMinor: bigint;
+  method: PaymentMethod;
+  reference?: string | null;
+  paidAt?: Date;
+  createdBy?: string | null;
+  /** Set for provider payments: `(provider, providerPaymentId)` is unique, so a redelivered event applies once. */
+  provider?: string | null;
+  providerPaymentId?: string | null;
+}
+
+/**
+ * Records a payment against an invoice: what the invoice still asks for is
+ * applied to it, any excess becomes the student's credit and moves to their
+ * next open invoice (oldest due first). Used for manual payments (api) and
+ * provider payments (worker) alike.
+ */
+export async function applyPayment(trx: Trx, input: ApplyPaymentInput): Promise<{ paymentId: string; appliedMinor: bigint; creditedMinor: bigint }> {
+  if (input.amountMinor <= 0n) throw new AppError('validation_failed', 'A payment must be a positive amount');
+  const invoice = await lockInvoice(trx, input.schoolId, input.invoiceId);
+  if (invoice.voidedAt) throw new AppError('conflict', `Invoice ${invoice.number} is void and cannot take payments`);
+  const payment = await trx
+    .insertInto('payments')
+    .values({
+      schoolId: input.schoolId,
+      studentId: invoice.studentId,
+      invoiceId: invoice.id,
+      amountMinor: input.amountMinor,
+      currency: invoice.currency,
+      method: input.method,
+      reference: input.reference ?? null,
+      paidAt: input.paidAt ?? new Date(),
+      createdBy: input.createdBy ?? null,
+      provider: input.provider ?? null,
+      providerPaymentId: input.providerPaymentId ?? null,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  const balance = invoice.totalMinor - invoice.paidMinor + invoice.refundedMinor;
+  const applied = minBig(input.amountMinor, balance > 0n ? balance : 0n);
+  if (applied > 0n) {
+    await trx
+      .insertInto('allocations')
+      .values({ schoolId: input.schoolId, paymentId: payment.id, invoiceId: invoice.id, amountMinor: applied, kind: 'payment' })
+      .execute();
+    await trx
+      .updateTable('invoices')
+      .set({ paidMinor: sql`paid_minor + ${applied}`, updatedAt: new Date() })
+      .where('id', '=', invoice.id)
+      .execute();
+  }
+  const excess = input.amountMinor - applied;
+  if (excess > 0n) {
+    await trx
+      .updateTable('students')
+      .set({ creditMinor: sql`credit_minor + ${excess}` })
+      .where('id', '=', invoice.studentId)
+      .execute();
+    await applyCredit(trx, input.schoolId, invoice.studentId);
+  }
+  return { paymentId: payment.id, appliedMinor: applied, creditedMinor: excess };
+}
+
+/**
+ * Refunds part or all of a payment, never more than its unrefunded amount
+ * (409). Money the payment left as credit is refunded first; the rest is taken
+ * back from the invoices it paid (its own invoice first), which reopens them.
+ */
+export async function refundPayment(
+  trx: Trx,
+  input: { schoolId: string; paymentId: string; amountMinor: bigint; reason: string; createdBy?: string | null },
+): Promise<{ refundId: string; fromCreditMinor: bigint }> {
+  const found = await trx
+    .selectFrom('payments')
+    .select(['studentId'])
+    .where('id', '=', input.paymentId)
+    .where('schoolId', '=', input.schoolId)
+    .executeTakeFirst();
+  if (!found) throw new AppError('not_found', 'Payment not found');
+  await lockStudent(trx, input.schoolId, found.studentId);
+  const payment = await trx
+    .selectFrom('payments')
+    .selectAll()
+    .where('id', '=', input.paymentId)
+    .forUpdate()
+    .executeTakeFirstOrThrow();
+  const refundable = payment.amountMinor - payment.refundedMinor;
+  if (input.amountMinor > refundable) {
+    throw new AppError(
+      'conflict',
+      `Only ${refundable} (minor units) of this payment is left to refund; ${input.amountMinor} was asked for`,
+    );
+  }
+  const allocated = await trx
+    .selectFrom('allocations')
+    .innerJoin('invoices', 'invoices.id', 'allocations.invoiceId')
+    .select(['allocations.invoiceId', sql<bigint>`sum(allocations.amount_minor)::bigint`.as('net')])
+    .where('allocations.paymentId', '=', payment.id)
+    .groupBy(['allocations.invoiceId', 'invoices.issueDate', 'invoices.number'])
+    .having(sql`sum(allocations.amount_minor)`, '>', 0)
+    .orderBy(sql`allocations.invoice_id = ${payment.invoiceId}`, 'desc')
+    .orderBy('invoices.issueDate', 'desc')
+    .orderBy('invoices.number', 'desc')
+    .execute();
+  const netAllocated = allocated.reduce((sum, row) => sum + row.net, 0n);
+  const unallocated = refundable - netAllocated;
+  const fromCredit = minBig(input.amountMinor, unallocated);
+  let rest = input.amountMinor - fromCredit;
+  for (const row of allocated) {
+    if (rest === 0n) break;
+    const take = minBig(rest, row.net);
+    await trx
+      .insertInto('allocations')
+      .values({ schoolId: input.schoolId, paymentId: payment.id, invoiceId: row.invoiceId, amountMinor: -take, kind: 'refund' })
+      .execute();
+    await trx
+      .updateTable('invoices')
+      .set({ refundedMinor: sql`refunded_minor + ${take}`, updatedAt: new Date() })
+      .where('id', '=', row.invoiceId)
+      .execute();
+    rest -= take;
+  }
+  await trx
+    .updateTable('payments')
+    .set({ refundedMinor: sql`refunded_minor + ${input.amountMinor}` })
+    .where('id', '=', payment.id)
+    .execute();
+  if (fromCredit > 0n) {
+    await trx
+      .updateTable('students')
+      .set({ creditMinor: sql`credit_minor - ${fromCredit}` })
+      .where('id', '=', payment.studentId)
+      .execute();
+  }
+  const refund = await trx
+    .insertInto('refunds')
+    .values({
+      schoolId: input.schoolId,
+      paymentId: payment.id,
+      amountMinor: input.amountMinor,
+      fromCreditMinor: fromCredit,
+      reason: input.reason,
+      createdBy: input.createdBy ?? null,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  // A refund can reopen an invoice; other credit the student holds moves onto it.
+  await applyCredit(trx, input.schoolId, payment.studentId);
+  return { refundId: refund.id, fromCreditMinor: fromCredit };
+}

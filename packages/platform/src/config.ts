@@ -1,0 +1,66 @@
+import { z } from 'zod';
+
+/** Raised when the environment does not satisfy a service's config schema; lists every bad variable. */
+export class ConfigError extends Error {
+  constructor(readonly issues: { variable: string; message: string }[]) {
+    super(
+      `invalid configuration:\n${issues.map((i) => `  ${i.variable}: ${i.message}`).join('\n')}\n` +
+        'Fix the variables above (see the configuration table in README.md).',
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+const port = z.coerce.number().int().min(0).max(65535);
+
+/** Variables every process reads. Defaults suit a developer machine; see README for each. */
+export const baseConfigSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .default('postgres://postgres@127.0.0.1:5432/bursar'),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// URL')
+    .default('redis://127.0.0.1:6379'),
+  /** BullMQ key prefix; braces make it a Redis Cluster hash tag so a queue's keys share a slot. */
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^\{[a-z0-9_-]+\}$/, 'must be a hash tag such as {bursar}')
+    .default('{bursar}'),
+  /** Largest JSON body accepted, in bytes. */
+  BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(1_048_576),
+  /** Time allowed for in-flight requests and jobs to finish after SIGTERM, in ms. */
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().max(60_000).default(10_000),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+});
+export type BaseConfig = z.infer<typeof baseConfigSchema>;
+
+/** A port variable with a default, for a service's own schema. */
+export function portVariable(defaultPort: number) {
+  return port.default(defaultPort);
+}
+
+/**
+ * Parses `env` with `schema`. The only place in a process that reads
+ * `process.env` is the service's `config.ts`, which calls this.
+ */
+export function loadConfig<S extends z.ZodType>(
+  schema: S,
+  env: Record<string, string | undefined> = process.env,
+): z.infer<S> {
+  // Empty strings count as unset, as they do in most deployment tools.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  const result = schema.safeParse(cleaned);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => ({
+        variable: issue.path.join('.') || '(root)',
+        message: issue.message,
+      })),
+    );
+  }
+  return result.data;
+}

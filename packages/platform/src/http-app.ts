@@ -1,0 +1,133 @@
+import { randomUUID } from 'node:crypto';
+import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
+import { pinoHttp } from 'pino-http';
+import { PROBLEM_CONTENT_TYPE, type HealthResponse, type ReadinessResponse } from '@bursar/contracts';
+import { AppError, toProblem } from './errors.js';
+import type { Logger } from './logger.js';
+import { metricsHandler, observeHttp } from './metrics.js';
+import { runChecks, type ReadinessChecks } from './readiness.js';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export interface HttpAppOptions {
+  service: string;
+  logger: Logger;
+  /** The path prefix Caddy routes to this service (`/api`); health answers there and at the root. */
+  basePath: string;
+  readiness: ReadinessChecks;
+  bodyLimitBytes: number;
+  /** Mounts the service's routes; runs after the common middleware, before the 404 and error handlers. */
+  routes: (app: Express) => void;
+  /** Routes that need the raw body (webhooks) are mounted before the JSON parser. */
+  rawRoutes?: (app: Express) => void;
+}
+
+declare module 'http' {
+  interface IncomingMessage {
+    /** Set by the request-id middleware: accepted from `X-Request-Id` or generated. */
+    requestId: string;
+  }
+}
+
+/** Sends an error as RFC 9457 problem+json. */
+export function sendProblem(res: express.Response, error: AppError): void {
+  const req = res.req;
+  for (const [name, value] of Object.entries(error.options.headers ?? {})) res.setHeader(name, value);
+  res
+    .status(error.status)
+    .type(PROBLEM_CONTENT_TYPE)
+    .send(JSON.stringify(toProblem(error, req.originalUrl, req.requestId)));
+}
+
+/**
+ * The express app every HTTP service is built on: request ids, structured
+ * request logs, a JSON body limit, health and readiness, metrics, and
+ * problem+json for every failure (404 routes and malformed JSON included).
+ */
+export function createHttpApp(options: HttpAppOptions): Express {
+  const { service, logger, basePath } = options;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('trust proxy', 'loopback, uniquelocal');
+  app.set('query parser', 'extended');
+
+  const requestId: RequestHandler = (req, res, next) => {
+    const incoming = req.get('x-request-id');
+    req.requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    res.setHeader('X-Request-Id', req.requestId);
+    next();
+  };
+  app.use(requestId);
+  app.use(observeHttp(service));
+  app.use(
+    pinoHttp({
+      logger,
+      genReqId: (req) => req.requestId,
+      customProps: (req) => ({ request_id: req.requestId }),
+      // A 5xx answer is logged with the real error by the error handler; no synthetic stack here.
+      customErrorObject: (_req, _res, error, value) =>
+        error.message.startsWith('failed with status code') ? { message: error.message } : value,
+      serializers: {
+        req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url.split('?')[0] }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+      customLogLevel: (req, res, error) => {
+        if (req.url?.endsWith('/readyz') && res.statusCode === 503) return 'warn';
+        return error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info';
+      },
+    }),
+  );
+
+  const health: RequestHandler = (_req, res) => {
+    const body: HealthResponse = { status: 'ok', service, uptimeSeconds: Math.round(process.uptime()) };
+    res.json(body);
+  };
+  const ready: RequestHandler = async (_req, res) => {
+    const body: ReadinessResponse = await runChecks(service, options.readiness);
+    res.status(body.status === 'ready' ? 200 : 503).json(body);
+  };
+  for (const prefix of new Set(['', basePath])) {
+    app.get(`${prefix}/healthz`, health);
+    app.get(`${prefix}/readyz`, ready);
+  }
+  app.get('/metrics', metricsHandler);
+
+  options.rawRoutes?.(app);
+  app.use(express.json({ limit: options.bodyLimitBytes, strict: true, type: ['application/json', '+json'] }));
+  options.routes(app);
+
+  app.use((req, res) => {
+    sendProblem(res, new AppError('not_found', `No route for ${req.method} ${req.path}`));
+  });
+  app.use(errorHandler(logger));
+  return app;
+}
+
+interface BodyParserError {
+  type?: string;
+  status?: number;
+}
+
+/** Turns anything thrown into problem+json; only unexpected errors are 500, and their details stay in the log. */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (error: unknown, req, res, next) => {
+    if (res.headersSent) return next(error);
+    const parserType = (error as BodyParserError | null)?.type;
+    let appError: AppError;
+    if (error instanceof AppError) appError = error;
+    else if (parserType === 'entity.too.large')
+      appError = new AppError('payload_too_large', 'The request body is larger than this endpoint accepts');
+    else if (parserType === 'entity.parse.failed')
+      appError = new AppError('malformed_json', 'The request body is not valid JSON');
+    else if (parserType === 'encoding.unsupported' || parserType === 'charset.unsupported')
+      appError = new AppError('unsupported_media_type', 'The request body encoding is not supported');
+    else if (parserType === 'request.aborted')
+      appError = new AppError('malformed_json', 'The request was aborted');
+    else {
+      (req.log ?? logger).error({ err: error, request_id: req.requestId }, 'unhandled error');
+      appError = new AppError('internal_error', `Something went wrong; quote request id ${req.requestId}`);
+    }
+    sendProblem(res, appError);
+  };
+}

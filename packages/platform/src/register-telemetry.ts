@@ -1,0 +1,18 @@
+/**
+ * Preloaded with `--import` before a service's entry point, so that ESM
+ * imports of express, pg, ioredis and pino are hooked before they load.
+ * This preload reads the standard OTEL_* variables itself because it runs
+ * before any config module exists.
+ */
+import { register } from 'node:module';
+import { startTelemetry } from './telemetry.js';
+
+register('@opentelemetry/instrumentation/hook.mjs', import.meta.url, {
+  data: { include: ['express', 'pg', 'ioredis', 'pino', 'http', 'https', 'node:http', 'node:https'] },
+});
+
+const sdk = startTelemetry(
+  process.env.OTEL_SERVICE_NAME ?? 'bursar',
+  process.env.OTEL_EXPORTER_OTLP_ENDPOINT,
+);
+process.once('beforeExit', () => void sdk.shutdown());

@@ -1,0 +1,38 @@
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { BatchSpanProcessor, NoopSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { ExpressInstrumentation } from '@opentelemetry/instrumentation-express';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
+import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
+import { PinoInstrumentation } from '@opentelemetry/instrumentation-pino';
+
+/**
+ * Starts OpenTelemetry before any instrumented module loads. Spans are always
+ * created (so logs carry trace and span ids and job traces link up); they are
+ * exported over OTLP only when an endpoint is configured.
+ */
+export function startTelemetry(service: string, otlpEndpoint: string | undefined): NodeSDK {
+  const spanProcessors: SpanProcessor[] = otlpEndpoint
+    ? [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${otlpEndpoint.replace(/\/$/, '')}/v1/traces` }))]
+    : // A processor must exist for the SDK to install a real tracer provider; without
+      // one, spans are invalid and logs would carry no trace ids.
+      [new NoopSpanProcessor()];
+  const sdk = new NodeSDK({
+    serviceName: service,
+    spanProcessors,
+    instrumentations: [
+      new HttpInstrumentation({
+        ignoreIncomingRequestHook: (req) => /\/(healthz|readyz|metrics)$/.test(req.url?.split('?')[0] ?? ''),
+      }),
+      new ExpressInstrumentation(),
+      new PgInstrumentation({ enhancedDatabaseReporting: false }),
+      new IORedisInstrumentation(),
+      new PinoInstrumentation({
+        logKeys: { traceId: 'trace_id', spanId: 'span_id', traceFlags: 'trace_flags' },
+      }),
+    ],
+  });
+  sdk.start();
+  return sdk;
+}

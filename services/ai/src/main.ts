@@ -1,0 +1,15 @@
+import { createDb } from '@bursar/db';
+import { runService } from '@bursar/platform';
+import { createApp } from './app.js';
+import { loadServiceConfig } from './config.js';
+
+await runService({
+  name: 'ai',
+  loadConfig: loadServiceConfig,
+  listenOn: (config) => ({ port: config.AI_PORT }),
+  async start({ config, logger, shutdown, redis }) {
+    const db = createDb(config.DATABASE_URL, { applicationName: 'bursar-ai' });
+    shutdown.add('database', () => db.destroy());
+    return createApp({ config, logger, db, redis });
+  },
+});

@@ -1,0 +1,61 @@
+import type { Express } from 'express';
+import type { Redis } from 'ioredis';
+import type { Kysely } from 'kysely';
+import { databaseCheck, type DB } from '@bursar/db';
+import { authenticate, createHttpApp, jwksKeySource, redisCheck, type Logger } from '@bursar/platform';
+import type { Config } from './config.js';
+import type { ApiContext } from './context.js';
+import type { SigningKeys } from './auth/keys.js';
+import { createLoginLimiter } from './auth/rate-limit.js';
+import { authRoutes } from './auth/auth.routes.js';
+import { schoolsRoutes } from './schools/schools.routes.js';
+import { usersRoutes } from './users/users.routes.js';
+import { classesRoutes } from './classes/classes.routes.js';
+import { studentsRoutes } from './students/students.routes.js';
+import { guardiansRoutes } from './guardians/guardians.routes.js';
+import { feePlansRoutes } from './fee-plans/fee-plans.routes.js';
+import { invoicesRoutes } from './invoices/invoices.routes.js';
+import { paymentsRoutes } from './payments/payments.routes.js';
+import { statementsRoutes } from './statements/statements.routes.js';
+import { auditRoutes } from './audit/audit.routes.js';
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  db: Kysely<DB>;
+  redis: Redis;
+  keys: SigningKeys;
+}
+
+/** Builds the api HTTP app without listening, so tests can boot it on an ephemeral port. */
+export function createApp({ config, logger, db, redis, keys }: AppDeps): Express {
+  const context: ApiContext = {
+    config,
+    logger,
+    db,
+    redis,
+    keys,
+    loginLimiter: createLoginLimiter(redis, config.QUEUE_PREFIX),
+    authenticate: authenticate(jwksKeySource({ jwks: keys.jwks })),
+  };
+  return createHttpApp({
+    service: 'api',
+    basePath: '/api',
+    logger,
+    bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    readiness: { postgres: databaseCheck(db), redis: redisCheck(redis) },
+    routes: (app) => {
+      app.use(authRoutes(context));
+      app.use(schoolsRoutes(context));
+      app.use(usersRoutes(context));
+      app.use(classesRoutes(context));
+      app.use(studentsRoutes(context));
+      app.use(guardiansRoutes(context));
+      app.use(feePlansRoutes(context));
+      app.use(invoicesRoutes(context));
+      app.use(paymentsRoutes(context));
+      app.use(statementsRoutes(context));
+      app.use(auditRoutes(context));
+    },
+  });
+}

@@ -1,0 +1,48 @@
+import type { Role } from '@bursar/contracts';
+import { AppError, callerOf } from '@bursar/platform';
+import type { RequestHandler } from 'express';
+
+/**
+ * The permission matrix: the one place that says which role may do what.
+ * README.md ("Roles and permissions") renders the same table. Everything is
+ * also scoped to the caller's school; only platform admins cross schools.
+ */
+export const PERMISSIONS = {
+  'schools:create': ['platform_admin'],
+  'schools:delete': ['platform_admin'],
+  'schools:read': ['platform_admin', 'school_admin', 'accountant', 'teacher'],
+  'schools:update': ['platform_admin', 'school_admin'],
+  'users:read': ['platform_admin', 'school_admin'],
+  'users:write': ['platform_admin', 'school_admin'],
+  'classes:read': ['platform_admin', 'school_admin', 'accountant', 'teacher'],
+  'classes:write': ['platform_admin', 'school_admin'],
+  'students:read': ['platform_admin', 'school_admin', 'accountant', 'teacher'],
+  'students:write': ['platform_admin', 'school_admin'],
+  'guardians:read': ['platform_admin', 'school_admin', 'accountant', 'teacher'],
+  'guardians:write': ['platform_admin', 'school_admin', 'accountant'],
+  'fee_plans:read': ['platform_admin', 'school_admin', 'accountant'],
+  'fee_plans:write': ['platform_admin', 'school_admin', 'accountant'],
+  'invoices:read': ['platform_admin', 'school_admin', 'accountant'],
+  'invoices:write': ['platform_admin', 'school_admin', 'accountant'],
+  'payments:write': ['platform_admin', 'school_admin', 'accountant'],
+  'refunds:write': ['platform_admin', 'school_admin', 'accountant'],
+  'statements:read': ['platform_admin', 'school_admin', 'accountant'],
+  'audit:read': ['platform_admin', 'school_admin', 'accountant'],
+} as const satisfies Record<string, readonly Role[]>;
+
+export type Permission = keyof typeof PERMISSIONS;
+
+export function can(role: Role, permission: Permission): boolean {
+  return (PERMISSIONS[permission] as readonly Role[]).includes(role);
+}
+
+/** Route guard: 403 unless the caller's role holds the permission. */
+export function requirePermission(permission: Permission): RequestHandler {
+  return (req, _res, next) => {
+    const caller = callerOf(req);
+    if (!can(caller.role, permission)) {
+      return next(new AppError('forbidden', `The ${caller.role} role may not ${permission.replace(':', ' ')}`));
+    }
+    next();
+  };
+}

@@ -1,0 +1,111 @@
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { DEMO_STUDENTS } from '../seed/demo-data.js';
+import { createTestApi, type Caller } from '../testing/harness.js';
+
+const student = DEMO_STUDENTS[0]!.id;
+const sibling = DEMO_STUDENTS[6]!.id; // same family as student 0
+
+describe('invoices, payments, credit and refunds', async () => {
+  const api = await createTestApi();
+  const accountant: Caller = await api.callerFor('accountant', api.demoSchoolId);
+
+  const pay = (invoiceId: string, amountMinor: number, key = randomUUID()) =>
+    api.request(accountant, 'POST', `/api/invoices/${invoiceId}/payments`, {
+      body: { amountMinor, method: 'upi', reference: 'UPI-1' },
+      headers: { 'idempotency-key': key },
+    });
+
+  const invoice = async (studentId: string, amountMinor: number, dueDate = '2026-12-10') => {
+    const response = await api.request(accountant, 'POST', '/api/invoices', {
+      body: { studentId, dueDate, issueDate: '2026-11-20', lines: [{ description: 'Tuition', quantity: 1, unitAmountMinor: amountMinor }] },
+    });
+    expect(response.status, JSON.stringify(response.body)).toBe(201);
+    return response.body;
+  };
+
+  it('issues an invoice with a gap-free per-school number and derived totals', async () => {
+    const first = await invoice(student, 100_000);
+    const second = await invoice(student, 50_000);
+    expect(first.number).toMatch(/^INV-2026-\d{6}$/);
+    expect(Number(second.number.slice(-6))).toBe(Number(first.number.slice(-6)) + 1);
+    expect(first).toMatchObject({ totalMinor: 100_000, paidMinor: 0, balanceMinor: 100_000, status: 'pending', currency: 'INR' });
+  });
+
+  it('takes partial then full payment: partial, then paid', async () => {
+    const inv = await invoice(sibling, 100_000);
+    const first = await pay(inv.id, 30_000);
+    expect(first.status).toBe(201);
+    expect(first.body.invoice).toMatchObject({ paidMinor: 30_000, balanceMinor: 70_000, status: 'partial' });
+    const second = await pay(inv.id, 70_000);
+    expect(second.body.invoice).toMatchObject({ paidMinor: 100_000, balanceMinor: 0, status: 'paid' });
+  });
+
+  it('replays a payment with the same Idempotency-Key and refuses the key with another body', async () => {
+    const inv = await invoice(sibling, 10_000);
+    const key = randomUUID();
+    const once = await pay(inv.id, 1_000, key);
+    const again = await pay(inv.id, 1_000, key);
+    expect(again.status).toBe(201);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.body).toEqual(once.body);
+    const different = await pay(inv.id, 2_000, key);
+    expect(different.status).toBe(422);
+    expect(different.body.code).toBe('idempotency_key_reused');
+    const payments = await api.request(accountant, 'GET', `/api/invoices/${inv.id}/payments`);
+    expect(payments.body.data).toHaveLength(1);
+  });
+
+  it('turns an overpayment into credit that moves to the next open invoice, and refunds it', async () => {
+    const studentId = DEMO_STUDENTS[1]!.id;
+    const a = await invoice(studentId, 10_000, '2026-12-01');
+    const b = await invoice(studentId, 8_000, '2027-01-01');
+    const over = await pay(a.id, 15_000);
+    expect(over.body).toMatchObject({ appliedMinor: 10_000, creditedMinor: 5_000 });
+    const afterB = await api.request(accountant, 'GET', `/api/invoices/${b.id}`);
+    expect(afterB.body).toMatchObject({ paidMinor: 5_000, balanceMinor: 3_000, status: 'partial', creditMinor: 0 });
+
+    const refund = await api.request(accountant, 'POST', `/api/payments/${over.body.payment.id}/refunds`, {
+      body: { amountMinor: 2_000, reason: 'Family asked for part back' },
+    });
+    expect(refund.status).toBe(201);
+    const tooMuch = await api.request(accountant, 'POST', `/api/payments/${over.body.payment.id}/refunds`, {
+      body: { amountMinor: 13_001, reason: 'Too much' },
+    });
+    expect(tooMuch.status).toBe(409);
+
+    const statement = await api.request(accountant, 'GET', `/api/students/${studentId}/statement`);
+    expect(statement.status).toBe(200);
+    const { totals } = statement.body;
+    expect(totals).toMatchObject({ invoicedMinor: 18_000, paidMinor: 15_000, refundedMinor: 2_000 });
+    // Owed minus credit equals invoiced minus net paid.
+    expect(totals.balanceMinor - totals.creditMinor).toBe(18_000 - 13_000);
+
+    const school = await api.request(accountant, 'GET', `/api/schools/${api.demoSchoolId}/statement?asOf=2027-03-01`);
+    expect(school.status, JSON.stringify(school.body)).toBe(200);
+    expect(school.body.studentsCount).toBe(12);
+  });
+
+  it('voids instead of deleting an invoice with payments, releasing the money as credit', async () => {
+    const studentId = DEMO_STUDENTS[2]!.id;
+    const a = await invoice(studentId, 5_000);
+    await pay(a.id, 2_000);
+    const del = await api.request(accountant, 'DELETE', `/api/invoices/${a.id}`);
+    expect(del.status).toBe(409);
+    expect(del.body.detail).toContain('void');
+    const voided = await api.request(accountant, 'POST', `/api/invoices/${a.id}/void`, { body: { reason: 'Issued twice' } });
+    expect(voided.body).toMatchObject({ status: 'void', balanceMinor: 0, creditMinor: 2_000 });
+    const next = await invoice(studentId, 3_000);
+    expect(next).toMatchObject({ paidMinor: 2_000, balanceMinor: 1_000, creditMinor: 0 });
+  });
+
+  it('keeps paid + credit equal to the sum accepted under 50 concurrent payments', async () => {
+    const studentId = DEMO_STUDENTS[3]!.id;
+    const inv = await invoice(studentId, 100_000);
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => pay(inv.id, 1_000 + i * 100)));
+    expect(results.every((r) => r.status === 201)).toBe(true);
+    const accepted = results.reduce((sum, r) => sum + r.body.payment.amountMinor, 0);
+    const after = await api.request(accountant, 'GET', `/api/invoices/${inv.id}`);
+    expect(after.body.paidMinor + after.body.creditMinor).toBe(accepted);
+  });
+});

@@ -1,0 +1,92 @@
+import { Router } from 'express';
+import {
+  CreateInvoiceBody,
+  IdParams,
+  ListInvoicesQuery,
+  UpdateInvoiceBody,
+  VoidInvoiceBody,
+} from '@bursar/contracts';
+import { AppError, callerOf, route } from '@bursar/platform';
+import { requirePermission } from '../auth/permissions.js';
+import type { ApiContext } from '../context.js';
+import { readScope } from '../tenancy.js';
+import {
+  createInvoice,
+  deleteInvoiceById,
+  findInvoice,
+  listInvoices,
+  updateInvoice,
+  voidInvoiceById,
+} from './invoices.service.js';
+
+export function invoicesRoutes({ db, authenticate }: ApiContext): Router {
+  const router = Router();
+  const actor = (req: Parameters<typeof callerOf>[0] & { requestId: string }) => ({
+    caller: callerOf(req),
+    requestId: req.requestId,
+  });
+
+  router.post(
+    '/api/invoices',
+    authenticate,
+    requirePermission('invoices:write'),
+    route({ body: CreateInvoiceBody, status: 201 }, ({ body, req }) => {
+      const caller = callerOf(req);
+      // A platform admin may name the school; staff are always in their own.
+      const scope = caller.role === 'platform_admin' ? (body.schoolId ?? null) : caller.schoolId;
+      if (caller.role !== 'platform_admin' && body.schoolId !== undefined) {
+        return Promise.reject(schoolIdNotAllowed());
+      }
+      return createInvoice(db, actor(req), scope, body);
+    }),
+  );
+
+  router.get(
+    '/api/invoices',
+    authenticate,
+    requirePermission('invoices:read'),
+    route({ query: ListInvoicesQuery }, ({ query, req }) => listInvoices(db, readScope(callerOf(req), query.schoolId), query)),
+  );
+
+  router.get(
+    '/api/invoices/:id',
+    authenticate,
+    requirePermission('invoices:read'),
+    route({ params: IdParams }, ({ params, req }) => findInvoice(db, readScope(callerOf(req)), params.id)),
+  );
+
+  router.patch(
+    '/api/invoices/:id',
+    authenticate,
+    requirePermission('invoices:write'),
+    route({ params: IdParams, body: UpdateInvoiceBody }, ({ params, body, req }) =>
+      updateInvoice(db, actor(req), readScope(callerOf(req)), params.id, body),
+    ),
+  );
+
+  router.post(
+    '/api/invoices/:id/void',
+    authenticate,
+    requirePermission('invoices:write'),
+    route({ params: IdParams, body: VoidInvoiceBody }, ({ params, body, req }) =>
+      voidInvoiceById(db, actor(req), readScope(callerOf(req)), params.id, body.reason),
+    ),
+  );
+
+  router.delete(
+    '/api/invoices/:id',
+    authenticate,
+    requirePermission('invoices:write'),
+    route({ params: IdParams, status: 204 }, async ({ params, req }) => {
+      await deleteInvoiceById(db, actor(req), readScope(callerOf(req)), params.id);
+    }),
+  );
+
+  return router;
+}
+
+function schoolIdNotAllowed() {
+  return new AppError('validation_failed', 'schoolId comes from your login and cannot be set', {
+    errors: [{ path: 'body.schoolId', message: 'only a platform admin may set schoolId' }],
+  });
+}

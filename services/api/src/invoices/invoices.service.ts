@@ -1,0 +1,129 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { DB } from '@bursar/db';
+import type { CreateInvoiceBody, Invoice, ListInvoicesQuery, Paginated, UpdateInvoiceBody } from '@bursar/contracts';
+import {
+  balanceSql,
+  deleteInvoice,
+  getInvoice,
+  invoiceStatusSql,
+  issueInvoice,
+  replaceInvoiceLines,
+  todayIn,
+  voidInvoice,
+} from '@bursar/ledger';
+import type { AuthContext } from '@bursar/platform';
+import { recordAudit } from '../audit/audit.repository.js';
+import { notFound } from '../tenancy.js';
+import { toInvoice } from './invoices.mapper.js';
+
+export interface Actor {
+  caller: AuthContext;
+  requestId?: string;
+}
+
+/** Loads an invoice as the API shows it, or 404 (also for another school's invoice). */
+export async function findInvoice(db: Kysely<DB> | Transaction<DB>, schoolId: string | null, id: string): Promise<Invoice> {
+  const row = await getInvoice(db, schoolId, id);
+  if (!row) throw notFound('Invoice');
+  return toInvoice(row);
+}
+
+/** The school a student belongs to, within the caller's scope (404 otherwise). */
+export async function studentSchool(db: Kysely<DB> | Transaction<DB>, scope: string | null, studentId: string) {
+  let query = db
+    .selectFrom('students')
+    .innerJoin('schools', 'schools.id', 'students.schoolId')
+    .select(['students.schoolId', 'schools.timezone'])
+    .where('students.id', '=', studentId)
+    .where('schools.deletedAt', 'is', null);
+  if (scope) query = query.where('students.schoolId', '=', scope);
+  const row = await query.executeTakeFirst();
+  if (!row) throw notFound('Student');
+  return row;
+}
+
+export async function createInvoice(db: Kysely<DB>, actor: Actor, scope: string | null, body: CreateInvoiceBody) {
+  return db.transaction().execute(async (trx) => {
+    const { schoolId, timezone } = await studentSchool(trx, scope, body.studentId);
+    const id = await issueInvoice(trx, {
+      schoolId,
+      studentId: body.studentId,
+      issueDate: body.issueDate ?? todayIn(timezone),
+      dueDate: body.dueDate,
+      notes: body.notes ?? null,
+      lines: body.lines.map((line) => ({ ...line, unitAmountMinor: BigInt(line.unitAmountMinor) })),
+    });
+    const invoice = await findInvoice(trx, schoolId, id);
+    await recordAudit(trx, actor, { action: 'invoice.create', entityType: 'invoice', entityId: id, schoolId, after: invoice });
+    return invoice;
+  });
+}
+
+export async function updateInvoice(db: Kysely<DB>, actor: Actor, scope: string | null, id: string, body: UpdateInvoiceBody) {
+  return db.transaction().execute(async (trx) => {
+    const before = await findInvoice(trx, scope, id);
+    await replaceInvoiceLines(trx, before.schoolId, id, {
+      lines: body.lines?.map((line) => ({ ...line, unitAmountMinor: BigInt(line.unitAmountMinor) })),
+      dueDate: body.dueDate,
+      notes: body.notes,
+    });
+    const after = await findInvoice(trx, before.schoolId, id);
+    await recordAudit(trx, actor, { action: 'invoice.update', entityType: 'invoice', entityId: id, schoolId: before.schoolId, before, after });
+    return after;
+  });
+}
+
+export async function voidInvoiceById(db: Kysely<DB>, actor: Actor, scope: string | null, id: string, reason: string) {
+  return db.transaction().execute(async (trx) => {
+    const before = await findInvoice(trx, scope, id);
+    await voidInvoice(trx, before.schoolId, id, reason);
+    const after = await findInvoice(trx, before.schoolId, id);
+    await recordAudit(trx, actor, { action: 'invoice.void', entityType: 'invoice', entityId: id, schoolId: before.schoolId, before, after });
+    return after;
+  });
+}
+
+export async function deleteInvoiceById(db: Kysely<DB>, actor: Actor, scope: string | null, id: string) {
+  await db.transaction().execute(async (trx) => {
+    const before = await findInvoice(trx, scope, id);
+    await deleteInvoice(trx, before.schoolId, id);
+    await recordAudit(trx, actor, { action: 'invoice.delete', entityType: 'invoice', entityId: id, schoolId: before.schoolId, before });
+  });
+}
+
+const SORTS = {
+  dueDate: ['invoices.dueDate', 'asc'],
+  '-dueDate': ['invoices.dueDate', 'desc'],
+  number: ['invoices.number', 'asc'],
+  '-number': ['invoices.number', 'desc'],
+  createdAt: ['invoices.createdAt', 'asc'],
+  '-createdAt': ['invoices.createdAt', 'desc'],
+} as const;
+
+export async function listInvoices(db: Kysely<DB>, scope: string | null, query: ListInvoicesQuery): Promise<Paginated<Invoice>> {
+  let base = db
+    .selectFrom('invoices')
+    .innerJoin('schools', 'schools.id', 'invoices.schoolId')
+    .where('schools.deletedAt', 'is', null);
+  if (scope) base = base.where('invoices.schoolId', '=', scope);
+  if (query.studentId) base = base.where('invoices.studentId', '=', query.studentId);
+  if (query.dueFrom) base = base.where('invoices.dueDate', '>=', query.dueFrom);
+  if (query.dueTo) base = base.where('invoices.dueDate', '<=', query.dueTo);
+  if (query.status) base = base.where(invoiceStatusSql(), '=', query.status);
+  const [column, direction] = SORTS[query.sort];
+  const [page, count] = await Promise.all([
+    base
+      .select('invoices.id')
+      .orderBy(column, direction)
+      .orderBy('invoices.id')
+      .limit(query.limit)
+      .offset(query.offset)
+      .execute(),
+    base.select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow(),
+  ]);
+  const data = await Promise.all(page.map((row) => findInvoice(db, null, row.id)));
+  return { data, pagination: { limit: query.limit, offset: query.offset, total: count.n } };
+}
+
+// Exported for statements and tests that need the raw expressions.
+export { balanceSql };

@@ -1,0 +1,21 @@
+import { createDb } from '@bursar/db';
+import { runService } from '@bursar/platform';
+import { createApp } from './app.js';
+import { loadSigningKeys } from './auth/keys.js';
+import { loadServiceConfig } from './config.js';
+
+await runService({
+  name: 'api',
+  loadConfig: loadServiceConfig,
+  listenOn: (config) => ({ port: config.API_PORT }),
+  async start({ config, logger, shutdown, redis }) {
+    const keys = await loadSigningKeys({
+      pem: config.JWT_PRIVATE_KEY,
+      keyFile: config.JWT_KEY_FILE,
+      production: config.NODE_ENV === 'production',
+    });
+    const db = createDb(config.DATABASE_URL, { applicationName: 'bursar-api' });
+    shutdown.add('database', () => db.destroy());
+    return createApp({ config, logger, db, redis, keys });
+  },
+});

@@ -1,0 +1,143 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { DB } from '@bursar/db';
+import type { CreatePaymentBody, CreateRefundBody, Payment, PaymentReceipt, Refund } from '@bursar/contracts';
+import { applyPayment, refundPayment, toNumber } from '@bursar/ledger';
+import { recordAudit } from '../audit/audit.repository.js';
+import { findInvoice, type Actor } from '../invoices/invoices.service.js';
+import { withIdempotency } from '../idempotency.js';
+import { notFound } from '../tenancy.js';
+
+type Db = Kysely<DB> | Transaction<DB>;
+
+function toRefund(row: {
+  id: string;
+  paymentId: string;
+  amountMinor: bigint;
+  fromCreditMinor: bigint;
+  reason: string;
+  createdAt: Date;
+}): Refund {
+  return {
+    id: row.id,
+    paymentId: row.paymentId,
+    amountMinor: toNumber(row.amountMinor),
+    fromCreditMinor: toNumber(row.fromCreditMinor),
+    reason: row.reason,
+    createdAt: row.createdAt.toISOString(),
+  };
+}
+
+/** Payments (with their refunds) matching a filter, scoped to a school when `scope` is set. */
+async function loadPayments(db: Db, scope: string | null, filter: { id?: string; invoiceId?: string }): Promise<Payment[]> {
+  let query = db.selectFrom('payments').selectAll().orderBy('paidAt').orderBy('id');
+  if (scope) query = query.where('schoolId', '=', scope);
+  if (filter.id) query = query.where('id', '=', filter.id);
+  if (filter.invoiceId) query = query.where('invoiceId', '=', filter.invoiceId);
+  const payments = await query.execute();
+  const refunds = payments.length
+    ? await db
+        .selectFrom('refunds')
+        .select(['id', 'paymentId', 'amountMinor', 'fromCreditMinor', 'reason', 'createdAt'])
+        .where(
+          'paymentId',
+          'in',
+          payments.map((p) => p.id),
+        )
+        .orderBy('createdAt')
+        .execute()
+    : [];
+  return payments.map((p) => ({
+    id: p.id,
+    schoolId: p.schoolId,
+    invoiceId: p.invoiceId,
+    studentId: p.studentId,
+    amountMinor: toNumber(p.amountMinor),
+    refundedMinor: toNumber(p.refundedMinor),
+    currency: p.currency,
+    method: p.method as Payment['method'],
+    reference: p.reference,
+    paidAt: p.paidAt.toISOString(),
+    createdAt: p.createdAt.toISOString(),
+    refunds: refunds.filter((r) => r.paymentId === p.id).map(toRefund),
+  }));
+}
+
+export async function findPayment(db: Db, scope: string | null, id: string): Promise<Payment> {
+  const [payment] = await loadPayments(db, scope, { id });
+  if (!payment) throw notFound('Payment');
+  return payment;
+}
+
+export async function listInvoicePayments(db: Db, scope: string | null, invoiceId: string): Promise<Payment[]> {
+  const invoice = await findInvoice(db, scope, invoiceId);
+  return loadPayments(db, invoice.schoolId, { invoiceId });
+}
+
+/**
+ * Records a manual payment exactly once per Idempotency-Key: a replay returns
+ * the first answer (status and body), a different request under the key is 422.
+ */
+export async function recordPayment(
+  db: Kysely<DB>,
+  actor: Actor,
+  scope: string | null,
+  invoiceId: string,
+  idempotencyKey: string,
+  body: CreatePaymentBody,
+) {
+  // Resolve the school first: keys are per school, and another school's invoice is a 404.
+  const { schoolId } = await findInvoice(db, scope, invoiceId);
+  return withIdempotency(
+    db,
+    { schoolId, scope: 'invoice-payment', key: idempotencyKey, request: { invoiceId, body } },
+    async (trx) => {
+      const result = await applyPayment(trx, {
+        schoolId,
+        invoiceId,
+        amountMinor: BigInt(body.amountMinor),
+        method: body.method,
+        reference: body.reference ?? null,
+        paidAt: body.paidAt ? new Date(body.paidAt) : new Date(),
+        createdBy: actor.caller.userId,
+      });
+      const receipt: PaymentReceipt = {
+        payment: await findPayment(trx, schoolId, result.paymentId),
+        appliedMinor: toNumber(result.appliedMinor),
+        creditedMinor: toNumber(result.creditedMinor),
+        invoice: await findInvoice(trx, schoolId, invoiceId),
+      };
+      await recordAudit(trx, actor, {
+        action: 'payment.create',
+        entityType: 'payment',
+        entityId: result.paymentId,
+        schoolId,
+        after: receipt,
+      });
+      return { status: 201, body: receipt };
+    },
+  );
+}
+
+export async function createRefund(db: Kysely<DB>, actor: Actor, scope: string | null, paymentId: string, body: CreateRefundBody) {
+  return db.transaction().execute(async (trx) => {
+    const before = await findPayment(trx, scope, paymentId);
+    const { refundId } = await refundPayment(trx, {
+      schoolId: before.schoolId,
+      paymentId,
+      amountMinor: BigInt(body.amountMinor),
+      reason: body.reason,
+      createdBy: actor.caller.userId,
+    });
+    const after = await findPayment(trx, before.schoolId, paymentId);
+    const refund = after.refunds.find((r) => r.id === refundId)!;
+    await recordAudit(trx, actor, {
+      action: 'refund.create',
+      entityType: 'payment',
+      entityId: paymentId,
+      schoolId: before.schoolId,
+      before,
+      after,
+    });
+    return refund;
+  });
+}

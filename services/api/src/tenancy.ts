@@ -1,0 +1,36 @@
+import { AppError, type AuthContext } from '@bursar/platform';
+
+/**
+ * The school a caller's reads are limited to: their own, or for a platform
+ * admin the `schoolId` they asked for (or every school when they did not).
+ */
+export function readScope(caller: AuthContext, requested?: string): string | null {
+  if (caller.role === 'platform_admin') return requested ?? null;
+  return caller.schoolId;
+}
+
+/**
+ * The school a new row belongs to. Staff write into their own school and may
+ * not name one (422: the field is not theirs to set); a platform admin must.
+ */
+export function writeSchool(caller: AuthContext, requested: string | undefined): string {
+  if (caller.role === 'platform_admin') {
+    if (!requested) {
+      throw new AppError('validation_failed', 'A platform admin must say which school', {
+        errors: [{ path: 'body.schoolId', message: 'required for platform admins' }],
+      });
+    }
+    return requested;
+  }
+  if (requested !== undefined) {
+    throw new AppError('validation_failed', 'schoolId comes from your login and cannot be set', {
+      errors: [{ path: 'body.schoolId', message: 'only a platform admin may set schoolId' }],
+    });
+  }
+  return caller.schoolId!;
+}
+
+/** 404 (not 403) when a row belongs to another school, so ids from other schools do not leak. */
+export function notFound(entity: string): AppError {
+  return new AppError('not_found', `${entity} not found`);
+}

@@ -1,0 +1,151 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- response bodies are whatever the route under test sends */
+/**
+ * Test harness for the api: a fresh database, the real app on an ephemeral
+ * port, real Redis under a private prefix, and helpers to log in as any role
+ * in any school. Used only by `*.test.ts` files.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { DB } from '@bursar/db';
+import { createLogger, createRedis } from '@bursar/platform';
+import { freshDatabase, startApp, testQueuePrefix, testRedisUrl } from '@bursar/test-support';
+import { afterAll } from 'vitest';
+import type { Role, TokenResponse } from '@bursar/contracts';
+import { createApp } from '../app.js';
+import { loadServiceConfig } from '../config.js';
+import { generateSigningKeyPem, loadSigningKeys } from '../auth/keys.js';
+import { hashPassword } from '../auth/password.js';
+import { seedDemo } from '../seed/seed.js';
+import { DEMO_SCHOOL } from '../seed/demo-data.js';
+
+export const ADMIN_EMAIL = 'admin@bursar.test';
+export const ADMIN_PASSWORD = 'admin-password-1';
+export const STAFF_PASSWORD = 'staff-password-1';
+
+export interface Caller {
+  token: string;
+  role: Role;
+  userId: string;
+  schoolId: string | null;
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface ApiResponse<T = any> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+export interface TestApi {
+  url: string;
+  db: Kysely<DB>;
+  /** The seeded demo school (INR, Asia/Kolkata). */
+  demoSchoolId: string;
+  admin: Caller;
+  /** Sends a request; `caller` null for an anonymous one. */
+  request<T = any>(
+    caller: Caller | null,
+    method: string,
+    path: string,
+    options?: RequestOptions,
+  ): Promise<ApiResponse<T>>;
+  login(email: string, password: string): Promise<TokenResponse>;
+  /** Creates a user with `role` in `schoolId` and logs in as them. */
+  callerFor(role: Role, schoolId: string | null): Promise<Caller>;
+  /** Creates a school directly in the database and returns its id. */
+  createSchool(overrides?: Partial<{ name: string; currency: string; timezone: string }>): Promise<string>;
+}
+
+export async function createTestApi(): Promise<TestApi> {
+  const { db } = await freshDatabase();
+  const prefix = testQueuePrefix();
+  const redis = createRedis(testRedisUrl(), 'producer');
+  afterAll(async () => {
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length) await redis.del(...keys);
+    await redis.quit();
+  });
+  const config = loadServiceConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    REDIS_URL: testRedisUrl(),
+    QUEUE_PREFIX: prefix,
+    JWT_PRIVATE_KEY: await generateSigningKeyPem(),
+  });
+  const keys = await loadSigningKeys({ pem: config.JWT_PRIVATE_KEY, keyFile: '/dev/null', production: false });
+  await seedDemo(db, { adminEmail: ADMIN_EMAIL, adminPassword: ADMIN_PASSWORD, demoPassword: STAFF_PASSWORD });
+  // TEST_LOG_LEVEL=error shows server-side errors while debugging a test.
+  const app = createApp({ config, logger: createLogger('api-test', process.env.TEST_LOG_LEVEL ?? 'silent'), db, redis, keys });
+  const { url } = await startApp(app);
+
+  async function request<T>(caller: Caller | null, method: string, path: string, options: RequestOptions = {}) {
+    const headers: Record<string, string> = { ...options.headers };
+    if (caller) headers.authorization = `Bearer ${caller.token}`;
+    if (options.body !== undefined) headers['content-type'] ??= 'application/json';
+    const response = await fetch(`${url}${path}`, {
+      method,
+      headers,
+      body:
+        options.body === undefined
+          ? undefined
+          : typeof options.body === 'string'
+            ? options.body
+            : JSON.stringify(options.body),
+    });
+    const text = await response.text();
+    let body: unknown = text;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      // Not JSON: keep the text.
+    }
+    return { status: response.status, headers: response.headers, body: body as T };
+  }
+
+  async function login(email: string, password: string): Promise<TokenResponse> {
+    const response = await request<TokenResponse>(null, 'POST', '/api/auth/login', { body: { email, password } });
+    if (response.status !== 200) throw new Error(`login ${email} failed: ${JSON.stringify(response.body)}`);
+    return response.body;
+  }
+
+  const adminTokens = await login(ADMIN_EMAIL, ADMIN_PASSWORD);
+  const adminRow = await db.selectFrom('users').select('id').where('email', '=', ADMIN_EMAIL).executeTakeFirstOrThrow();
+  const admin: Caller = { token: adminTokens.accessToken, role: 'platform_admin', userId: adminRow.id, schoolId: null };
+  const staffHash = await hashPassword(STAFF_PASSWORD);
+
+  return {
+    url,
+    db,
+    demoSchoolId: DEMO_SCHOOL.id,
+    admin,
+    request,
+    login,
+    async callerFor(role, schoolId) {
+      const email = `${role}-${randomUUID().slice(0, 8)}@bursar.test`;
+      const user = await db
+        .insertInto('users')
+        .values({ email, name: `Test ${role}`, role, schoolId, passwordHash: staffHash })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      const tokens = await login(email, STAFF_PASSWORD);
+      return { token: tokens.accessToken, role, userId: user.id, schoolId };
+    },
+    async createSchool(overrides = {}) {
+      const row = await db
+        .insertInto('schools')
+        .values({
+          name: overrides.name ?? `School ${randomUUID().slice(0, 6)}`,
+          currency: overrides.currency ?? 'INR',
+          timezone: overrides.timezone ?? 'Asia/Kolkata',
+          locale: 'en-IN',
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      return row.id;
+    },
+  };
+}

@@ -1,0 +1,32 @@
+import { QueueName } from '@bursar/contracts';
+import { baseConfigSchema, loadConfig, portVariable } from '@bursar/platform';
+import { z } from 'zod';
+
+export const configSchema = baseConfigSchema.extend({
+  /** Private port for /healthz, /readyz and /metrics; never routed by Caddy. */
+  WORKER_PORT: portVariable(3004),
+  WORKER_HOST: z.string().default('127.0.0.1'),
+  /** Comma-separated subset of queues this replica runs; all when unset. */
+  WORKER_QUEUES: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (!value) return QueueName.options;
+      const names = value.split(',').map((name) => name.trim());
+      const unknown = names.filter((name) => !QueueName.safeParse(name).success);
+      if (unknown.length) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `unknown queue(s) ${unknown.join(', ')}; known: ${QueueName.options.join(', ')}`,
+        });
+        return z.NEVER;
+      }
+      return names as QueueName[];
+    }),
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+});
+export type Config = z.infer<typeof configSchema>;
+
+export function loadServiceConfig(env: Record<string, string | undefined> = process.env): Config {
+  return loadConfig(configSchema, env);
+}

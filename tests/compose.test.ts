@@ -1,0 +1,388 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { SERVICE_COMMAND, SERVICES } from '../scripts/lib/services.js';
+
+/**
+ * Static checks of the single-machine deployment (docker-compose.yml and
+ * infra/docker/Dockerfile). No Docker engine is needed: the files are read the
+ * way Compose and BuildKit read them, with every `${VAR:-default}` at its default.
+ */
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const read = (path: string) => readFileSync(join(root, path), 'utf8');
+
+/** The processes ARCHITECTURE.md lists; the first four are routed by Caddy. */
+const APP_PROCESSES = ['api', 'billing-webhook', 'notify', 'ai', 'worker'];
+const HTTP_PROCESSES = ['api', 'billing-webhook', 'notify', 'ai'];
+const DOCKERFILE = 'infra/docker/Dockerfile';
+
+// ---------------------------------------------------------------- compose --
+
+type Env = Record<string, string>;
+
+/** Compose variable substitution with an empty environment: `$$` -> `$`, defaults applied. */
+function interpolate(value: string): string {
+  return value.replace(
+    /\$\$|\$\{([A-Za-z_]\w*)(?::?([-?])([^}]*))?\}|\$([A-Za-z_]\w*)/g,
+    (match, braced?: string, op?: string, arg?: string) => {
+      if (match === '$$') return '$';
+      if (op === '?') throw new Error(`${braced} is required by docker-compose.yml: ${arg}`);
+      return op === '-' ? (arg ?? '') : '';
+    },
+  );
+}
+
+function interpolateAll(node: unknown): unknown {
+  if (typeof node === 'string') return interpolate(node);
+  if (Array.isArray(node)) return node.map(interpolateAll);
+  if (node && typeof node === 'object') {
+    return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, interpolateAll(value)]));
+  }
+  return node;
+}
+
+interface ComposeService {
+  image?: string;
+  build?: { context?: string; dockerfile?: string; args?: Env | string[] } | string;
+  command?: string | string[];
+  environment?: Env | string[];
+  depends_on?: string[] | Record<string, { condition?: string }>;
+  healthcheck?: { test?: string | string[]; disable?: boolean };
+  ports?: (string | { target?: number; published?: string | number })[];
+  volumes?: (string | { type?: string; source?: string; target?: string })[];
+  restart?: string;
+  profiles?: string[];
+}
+
+const compose = interpolateAll(parse(read('docker-compose.yml'), { merge: true })) as {
+  services: Record<string, ComposeService>;
+};
+const services = compose.services;
+
+function service(name: string): ComposeService {
+  const found = services[name];
+  if (!found) throw new Error(`docker-compose.yml has no service "${name}"`);
+  return found;
+}
+
+/** `environment` and `build.args` may be a map or a list of `KEY=value`. */
+function toMap(value: Env | string[] | undefined): Env {
+  if (!value) return {};
+  if (Array.isArray(value)) {
+    return Object.fromEntries(
+      value.map((entry) => [entry.split('=')[0], entry.slice(entry.indexOf('=') + 1)]),
+    );
+  }
+  return Object.fromEntries(Object.entries(value).map(([key, v]) => [key, v == null ? '' : String(v)]));
+}
+
+const envOf = (name: string) => toMap(service(name).environment);
+const words = (value: string | string[] | undefined) =>
+  Array.isArray(value) ? value.join(' ') : (value ?? '');
+
+function dependsOn(name: string): Record<string, string | undefined> {
+  const deps = service(name).depends_on ?? {};
+  if (Array.isArray(deps)) return Object.fromEntries(deps.map((dep) => [dep, 'service_started']));
+  return Object.fromEntries(Object.entries(deps).map(([dep, spec]) => [dep, spec?.condition]));
+}
+
+function buildOf(name: string) {
+  const build = service(name).build;
+  if (build === undefined) throw new Error(`${name} has no build section`);
+  if (typeof build === 'string') return { context: build, dockerfile: 'Dockerfile', args: {} as Env };
+  return {
+    context: build.context ?? '.',
+    dockerfile: build.dockerfile ?? 'Dockerfile',
+    args: toMap(build.args),
+  };
+}
+
+function spec(name: string) {
+  const found = SERVICES.find((s) => s.name === name);
+  if (!found) throw new Error(`scripts/lib/services.ts has no process "${name}"`);
+  return found;
+}
+
+/** The port a process listens on inside its container, from its own port variable. */
+function listenPort(name: string): number {
+  return Number(envOf(name)[spec(name).portVar]);
+}
+
+// -------------------------------------------------------------- Dockerfile --
+
+interface Instruction {
+  keyword: string;
+  args: string;
+}
+interface Stage {
+  from: string;
+  name?: string;
+  instructions: Instruction[];
+}
+
+/** Splits a Dockerfile into stages of instructions (comments dropped, `\` continuations joined). */
+function parseDockerfile(text: string): { globalArgs: Env; stages: Stage[] } {
+  const lines = text
+    .split('\n')
+    .filter((line) => !/^\s*#/.test(line))
+    .join('\n')
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean);
+  const globalArgs: Env = {};
+  const stages: Stage[] = [];
+  for (const line of lines) {
+    const [, keyword = '', args = ''] = /^(\S+)\s*(.*)$/.exec(line) ?? [];
+    const upper = keyword.toUpperCase();
+    if (upper === 'FROM') {
+      const [, from = '', name] = /^(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?/i.exec(args) ?? [];
+      stages.push({ from, name, instructions: [] });
+    } else if (stages.length === 0) {
+      if (upper === 'ARG') {
+        const [key = '', value = ''] = args.split('=');
+        globalArgs[key] = value;
+      }
+    } else {
+      stages.at(-1)!.instructions.push({ keyword: upper, args });
+    }
+  }
+  return { globalArgs, stages };
+}
+
+const dockerfile = parseDockerfile(read(DOCKERFILE));
+const finalStage = dockerfile.stages.at(-1)!;
+const all = (stage: Stage, keyword: string) => stage.instructions.filter((i) => i.keyword === keyword);
+
+/** `ENV A=1 B=2` (or the legacy `ENV A 1`) as a map. */
+function stageEnv(stage: Stage): Env {
+  const env: Env = {};
+  for (const { args } of all(stage, 'ENV')) {
+    if (!args.includes('=')) {
+      const [key = '', ...rest] = args.split(/\s+/);
+      env[key] = rest.join(' ');
+      continue;
+    }
+    for (const [, key = '', value = ''] of args.matchAll(/([A-Za-z_]\w*)=("[^"]*"|\S+)/g)) {
+      env[key] = value.replace(/^"|"$/g, '');
+    }
+  }
+  return env;
+}
+
+// ------------------------------------------------------------------ tests --
+
+describe('docker-compose.yml', () => {
+  it('runs every process in the architecture, plus PostgreSQL, Redis, Caddy and the migration', () => {
+    expect(SERVICES.map((s) => s.name).sort()).toEqual([...APP_PROCESSES].sort());
+    for (const name of [...APP_PROCESSES, 'postgres', 'redis', 'caddy', 'migrate']) {
+      expect(services, name).toHaveProperty([name]);
+      expect(service(name).profiles, `${name} must start with a plain "docker compose up"`).toBeUndefined();
+    }
+  });
+
+  it('gives every long-running service a healthcheck that runs a command', () => {
+    for (const name of [...APP_PROCESSES, 'postgres', 'redis', 'caddy']) {
+      const check = service(name).healthcheck;
+      expect(check?.disable, name).not.toBe(true);
+      const test = check?.test;
+      expect(Array.isArray(test) ? test[0] : undefined, `${name} healthcheck`).toMatch(/^CMD(-SHELL)?$/);
+      expect(words(test).length, name).toBeGreaterThan(10);
+    }
+    expect(words(service('postgres').healthcheck?.test)).toContain('pg_isready');
+    expect(words(service('redis').healthcheck?.test)).toContain('redis-cli ping');
+  });
+
+  it('pins PostgreSQL 16, Redis 7 and Caddy 2', () => {
+    expect(service('postgres').image).toMatch(/^postgres:16(\.\d+)*(-[\w.-]+)?$/);
+    expect(service('redis').image).toMatch(/^redis:7(\.\d+)*(-[\w.-]+)?$/);
+    expect(service('caddy').image).toMatch(/^caddy:2(\.\d+)*(-[\w.-]+)?$/);
+  });
+
+  it('keeps Redis jobs across restarts and never evicts them', () => {
+    const command = words(service('redis').command);
+    expect(command).toMatch(/^redis-server\b/);
+    expect(command).toMatch(/--appendonly\s+yes\b/);
+    expect(command).toMatch(/--maxmemory-policy\s+noeviction\b/);
+    expect(words(service('redis').volumes as string[])).toMatch(/:\/data\b/);
+  });
+
+  it('keeps PostgreSQL data in a volume, with the credentials the apps use', () => {
+    expect(words(service('postgres').volumes as string[])).toMatch(/:\/var\/lib\/postgresql\/data\b/);
+    const pg = envOf('postgres');
+    const url = new URL(envOf('api').DATABASE_URL ?? '');
+    expect(decodeURIComponent(url.username)).toBe(pg.POSTGRES_USER ?? 'postgres');
+    expect(decodeURIComponent(url.password)).toBe(pg.POSTGRES_PASSWORD);
+    expect(url.pathname).toBe(`/${pg.POSTGRES_DB}`);
+  });
+
+  describe.each(APP_PROCESSES)('%s', (name) => {
+    it('is built from the one Dockerfile with its own SERVICE', () => {
+      const build = buildOf(name);
+      expect(build.context).toBe('.');
+      expect(build.dockerfile).toBe(DOCKERFILE);
+      expect(build.args.SERVICE).toBe(name);
+      expect(existsSync(join(root, 'services', name, 'src', 'main.ts'))).toBe(true);
+    });
+
+    it('reaches PostgreSQL and Redis by their service names and sets its port variable', () => {
+      const env = envOf(name);
+      const db = new URL(env.DATABASE_URL ?? '');
+      expect(db.protocol).toMatch(/^postgres(ql)?:$/);
+      expect(`${db.hostname}:${db.port}${db.pathname}`).toBe('postgres:5432/bursar');
+      expect(env.REDIS_URL).toBe('redis://redis:6379');
+      expect(env.NODE_ENV).toBe('production');
+      expect(env).toHaveProperty([spec(name).portVar]);
+      expect(listenPort(name)).toBeGreaterThan(0);
+      expect(listenPort(name)).toBeLessThan(65536);
+    });
+
+    it('checks /healthz on the port it listens on', () => {
+      expect(words(service(name).healthcheck?.test)).toContain(
+        `http://127.0.0.1:${listenPort(name)}/healthz`,
+      );
+    });
+
+    it('starts after the databases are healthy and the migration succeeded, and restarts', () => {
+      expect(dependsOn(name)).toMatchObject({
+        postgres: 'service_healthy',
+        redis: 'service_healthy',
+        migrate: 'service_completed_successfully',
+      });
+      expect(service(name).restart).toBe('unless-stopped');
+    });
+  });
+
+  it('migrates once, from the api image, with the db package cli and the apps’ database', () => {
+    const migrate = service('migrate');
+    expect(buildOf('migrate')).toEqual(buildOf('api'));
+    const command = words(migrate.command);
+    expect(command).toContain('node --import tsx');
+    expect(command).toMatch(/node_modules\/@bursar\/db\/src\/cli\.ts\)?"?\s+migrate$/);
+    // The cli only runs when argv[1] is its own resolved path; the pnpm link must be resolved.
+    expect(command).toMatch(/realpath\s+node_modules\/@bursar\/db\/src\/cli\.ts/);
+    expect(existsSync(join(root, 'packages/db/src/cli.ts'))).toBe(true);
+    const api = JSON.parse(read('services/api/package.json')) as { dependencies?: Env };
+    expect(api.dependencies).toHaveProperty(['@bursar/db']);
+    expect(envOf('migrate').DATABASE_URL).toBe(envOf('api').DATABASE_URL);
+    expect(dependsOn('migrate')).toMatchObject({ postgres: 'service_healthy' });
+    expect(migrate.restart ?? 'no').toBe('no');
+  });
+
+  describe('caddy', () => {
+    const caddyfile = read('Caddyfile');
+    const caddyEnv = envOf('caddy');
+
+    it('mounts the repository Caddyfile where the image reads it', () => {
+      const volumes = (service('caddy').volumes ?? []).map((v) =>
+        typeof v === 'string' ? v : `${v.source}:${v.target}`,
+      );
+      expect(volumes.some((v) => /^\.\/Caddyfile:\/etc\/caddy\/Caddyfile(:ro)?$/.test(v))).toBe(true);
+    });
+
+    it('sends every upstream in the Caddyfile to the port that service listens on', () => {
+      const placeholders = [...caddyfile.matchAll(/\{\$([A-Z_]+_UPSTREAM)[:}]/g)].map((m) => m[1]);
+      const routed = SERVICES.filter((s) => s.upstreamVar);
+      expect(new Set(placeholders)).toEqual(new Set(routed.map((s) => s.upstreamVar)));
+      expect(routed.map((s) => s.name).sort()).toEqual([...HTTP_PROCESSES].sort());
+      for (const { name, upstreamVar } of routed) {
+        expect(caddyEnv[upstreamVar!], upstreamVar).toBe(`${name}:${listenPort(name)}`);
+      }
+    });
+
+    it('publishes the port the Caddyfile listens on', () => {
+      expect(caddyfile).toContain('{$BURSAR_PORT:8080}');
+      const sitePort = caddyEnv.BURSAR_PORT ?? '8080';
+      const targets = (service('caddy').ports ?? []).map((p) =>
+        typeof p === 'string' ? p.split(':').at(-1)?.split('/')[0] : String(p.target),
+      );
+      expect(targets).toContain(sitePort);
+      expect(words(service('caddy').healthcheck?.test)).toContain('BURSAR_PORT');
+    });
+
+    it('starts once the four HTTP services are healthy', () => {
+      const deps = dependsOn('caddy');
+      for (const name of HTTP_PROCESSES) expect(deps[name], name).toBe('service_healthy');
+      expect(deps).not.toHaveProperty(['worker']);
+    });
+  });
+});
+
+describe('infra/docker/Dockerfile', () => {
+  it('is multi-stage and runs Node 20 slim', () => {
+    expect(dockerfile.stages.length).toBeGreaterThanOrEqual(3);
+    const image = finalStage.from.replace(
+      /^\$\{?(\w+)\}?$/,
+      (_, arg: string) => dockerfile.globalArgs[arg] ?? '',
+    );
+    expect(image).toMatch(/^node:20(\.\d+)*-(bookworm-)?slim$/);
+  });
+
+  it('installs the pnpm version package.json pins', () => {
+    const pinned = (JSON.parse(read('package.json')) as { packageManager: string }).packageManager;
+    const args = Object.fromEntries(
+      dockerfile.stages
+        .flatMap((s) => all(s, 'ARG'))
+        .map((i) => [i.args.split('=')[0], i.args.split('=')[1]]),
+    );
+    const install = dockerfile.stages
+      .flatMap((s) => all(s, 'RUN'))
+      .map((i) => /npm install -g (pnpm@\S+)/.exec(i.args)?.[1])
+      .find(Boolean);
+    expect(install?.replace(/\$\{?(\w+)\}?/, (_, arg: string) => args[arg] ?? '')).toBe(pinned);
+  });
+
+  it('installs from the frozen lockfile and deploys the service with `pnpm deploy --prod`', () => {
+    const runs = dockerfile.stages.flatMap((s) => all(s, 'RUN').map((i) => i.args));
+    expect(runs.some((r) => /pnpm (install|i)\b.*--frozen-lockfile/.test(r))).toBe(true);
+    const deploy = runs.find((r) => /pnpm\b.*\bdeploy\b/.test(r));
+    expect(deploy).toMatch(/--filter[ =]"?@bursar\/\$\{?SERVICE\}?"?/);
+    expect(deploy).toMatch(/--prod\b/);
+    expect(deploy).toMatch(/"?\/out\/\$\{?SERVICE\}?"?/);
+    // pnpm 10 refuses a non-injected workspace unless told to use the older deploy.
+    const injected = /inject-workspace-packages\s*=\s*true|injectWorkspacePackages:\s*true/.test(
+      read('.npmrc') + read('pnpm-workspace.yaml'),
+    );
+    if (!injected) expect(deploy).toMatch(/--legacy\b/);
+  });
+
+  it('copies only the deployed service into the runtime stage', () => {
+    const copies = all(finalStage, 'COPY');
+    expect(copies.length).toBeGreaterThan(0);
+    const deployStage = dockerfile.stages.find((s) => all(s, 'RUN').some((i) => /\bdeploy\b/.test(i.args)));
+    for (const { args } of copies) {
+      // Never from the build context, never the workspace or its node_modules.
+      expect(args).toMatch(new RegExp(`--from=${deployStage?.name}\\b`));
+      const [source] = args.replace(/--\S+\s+/g, '').split(/\s+/);
+      expect(source).toMatch(/^\/out\/\$\{?SERVICE\}?\/?$/);
+    }
+    expect(
+      all(finalStage, 'RUN')
+        .map((i) => i.args)
+        .join('\n'),
+    ).not.toMatch(/\b(pnpm|npm|yarn)\b/);
+    expect(all(finalStage, 'ARG').map((i) => i.args)).toContain('SERVICE');
+  });
+
+  it('runs as a non-root user, in production mode, with the command every process uses', () => {
+    const users = all(finalStage, 'USER').map((i) => i.args);
+    expect(users.length).toBeGreaterThan(0);
+    expect(users.at(-1)).not.toMatch(/^(root|0)(:|$)/);
+    expect(stageEnv(finalStage).NODE_ENV).toBe('production');
+    const cmd = all(finalStage, 'CMD').at(-1)?.args ?? '';
+    expect(JSON.parse(cmd)).toEqual(SERVICE_COMMAND.split(' '));
+    const instructions = finalStage.instructions;
+    const lastUser = instructions.findLastIndex((i) => i.keyword === 'USER');
+    expect(instructions.slice(lastUser).some((i) => i.keyword === 'RUN')).toBe(false);
+  });
+
+  it('keeps node_modules and local data out of the build context', () => {
+    const ignored = read('.dockerignore')
+      .split('\n')
+      .map((line) => line.trim());
+    for (const pattern of ['**/node_modules', '.git', '**/.data', '.env']) expect(ignored).toContain(pattern);
+  });
+});
