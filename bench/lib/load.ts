@@ -34,7 +34,37 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): LoadSettings
   };
 }
 
+/**
+ * What to load: a URL, or a URL with request headers and a path chosen per
+ * request (random ids). Only the URL's origin is used when `pathPicker` is set.
+ */
+export interface LoadTarget {
+  url: string;
+  /** Names the target in logs and results instead of the URL. */
+  label?: string;
+  headers?: Record<string, string>;
+  /**
+   * Makes the function that gives each request's path (with its query). Called
+   * at the start of every run with the run's number: 0 for the warmup, then the
+   * round (1, 2, …). Both sides of a comparison get the same number, so a seeded
+   * picker sends value and baseline the same sequence in each round.
+   */
+  pathPicker?: (run: number) => () => string;
+}
+
+export type Target = string | LoadTarget;
+
+function asTarget(target: Target): LoadTarget {
+  return typeof target === 'string' ? { url: target } : target;
+}
+
+function targetName(target: Target): string {
+  const { url, label } = asTarget(target);
+  return label ?? url;
+}
+
 export interface LoadResult {
+  /** The target's label, or its URL. */
   url: string;
   /** Mean of the per-second request counts. */
   reqPerSec: number;
@@ -43,6 +73,8 @@ export interface LoadResult {
   /** Responses received, of any status. */
   responses: number;
   non2xx: number;
+  /** Responses per status code, e.g. `{ "200": 41234 }`. */
+  statusCodes: Record<string, number>;
   /** Connection errors, timeouts included. */
   errors: number;
   timeouts: number;
@@ -51,28 +83,45 @@ export interface LoadResult {
   cpuSec: Record<string, number>;
 }
 
-/** Named CPU-seconds counters (see `cpu.ts`) read before and after each measured run. */
-export type CpuProbes = Record<string, () => number | undefined>;
+/**
+ * Named CPU-seconds counters (see `cpu.ts`) read before and after each measured
+ * run. A probe may be async (e.g. one that first asks PostgreSQL for its backends' pids).
+ */
+export type CpuProbes = Record<string, () => number | undefined | Promise<number | undefined>>;
 
 /** Runs autocannon once; a watchdog stops it if it overruns its duration by 30 s. */
-export function runLoad(url: string, connections: number, durationSec: number): Promise<LoadResult> {
+export function runLoad(target: Target, connections: number, durationSec: number, run = 0): Promise<LoadResult> {
+  const { url, headers, pathPicker } = asTarget(target);
+  const nextPath = pathPicker?.(run);
   return new Promise((resolve, reject) => {
-    const instance = autocannon({ url, connections, duration: durationSec }, (error, result) => {
-      clearTimeout(watchdog);
-      if (error) return reject(error instanceof Error ? error : new Error(String(error)));
-      resolve({
+    const instance = autocannon(
+      {
         url,
-        reqPerSec: result.requests.average,
-        p50Ms: result.latency.p50,
-        p99Ms: result.latency.p99,
-        responses: result['1xx'] + result['2xx'] + result['3xx'] + result['4xx'] + result['5xx'],
-        non2xx: result.non2xx,
-        errors: result.errors,
-        timeouts: result.timeouts,
-        durationSec: result.duration,
-        cpuSec: {},
-      });
-    });
+        connections,
+        duration: durationSec,
+        ...(headers ? { headers } : {}),
+        ...(nextPath ? { requests: [{ setupRequest: (request) => ({ ...request, path: nextPath() }) }] } : {}),
+      },
+      (error, result) => {
+        clearTimeout(watchdog);
+        if (error) return reject(error instanceof Error ? error : new Error(String(error)));
+        resolve({
+          url: targetName(target),
+          reqPerSec: result.requests.average,
+          p50Ms: result.latency.p50,
+          p99Ms: result.latency.p99,
+          responses: result['1xx'] + result['2xx'] + result['3xx'] + result['4xx'] + result['5xx'],
+          non2xx: result.non2xx,
+          statusCodes: Object.fromEntries(
+            Object.entries(result.statusCodeStats ?? {}).map(([code, stat]) => [code, stat.count ?? 0]),
+          ),
+          errors: result.errors,
+          timeouts: result.timeouts,
+          durationSec: result.duration,
+          cpuSec: {},
+        });
+      },
+    );
     const watchdog = setTimeout(() => instance.stop(), (durationSec + 30) * 1_000);
   });
 }
@@ -85,6 +134,10 @@ function median(values: number[]): number {
 
 function summarize(url: string, runs: LoadResult[]): LoadResult {
   const sum = (pick: (r: LoadResult) => number) => runs.reduce((total, r) => total + pick(r), 0);
+  const statusCodes: Record<string, number> = {};
+  for (const run of runs) {
+    for (const [code, count] of Object.entries(run.statusCodes)) statusCodes[code] = (statusCodes[code] ?? 0) + count;
+  }
   return {
     url,
     reqPerSec: median(runs.map((r) => r.reqPerSec)),
@@ -93,6 +146,7 @@ function summarize(url: string, runs: LoadResult[]): LoadResult {
     // Counts are totals: one bad answer in any run matters.
     responses: sum((r) => r.responses),
     non2xx: sum((r) => r.non2xx),
+    statusCodes,
     errors: sum((r) => r.errors),
     timeouts: sum((r) => r.timeouts),
     durationSec: sum((r) => r.durationSec),
@@ -102,19 +156,22 @@ function summarize(url: string, runs: LoadResult[]): LoadResult {
   };
 }
 
-function readProbes(probes: CpuProbes): Record<string, number | undefined> {
-  return Object.fromEntries(Object.entries(probes).map(([name, read]) => [name, read()]));
+async function readProbes(probes: CpuProbes): Promise<Record<string, number | undefined>> {
+  const names = Object.keys(probes);
+  const values = await Promise.all(names.map((name) => probes[name]!()));
+  return Object.fromEntries(names.map((name, i) => [name, values[i]]));
 }
 
 async function measuredRun(
-  url: string,
+  target: Target,
   connections: number,
   durationSec: number,
+  run: number,
   probes: CpuProbes,
 ): Promise<LoadResult> {
-  const before = readProbes(probes);
-  const result = await runLoad(url, connections, durationSec);
-  const after = readProbes(probes);
+  const before = await readProbes(probes);
+  const result = await runLoad(target, connections, durationSec, run);
+  const after = await readProbes(probes);
   for (const name of Object.keys(probes)) {
     const start = before[name];
     const end = after[name];
@@ -130,39 +187,39 @@ export interface Comparison {
 }
 
 /**
- * Measures two URLs under the same settings: a warmup run against each, then
+ * Measures two targets under the same settings: a warmup run against each, then
  * `rounds` measured runs alternating baseline and value, so slow drift in a
  * noisy machine's load hits both sides alike. Medians per metric; counts and
  * CPU seconds are totals over the measured runs.
  */
 export async function compareUrls(
-  urls: { value: string; baseline: string },
+  urls: { value: Target; baseline: Target },
   options: { settings?: LoadSettings; cpuProbes?: CpuProbes; log?: (line: string) => void } = {},
 ): Promise<Comparison> {
   const settings = options.settings ?? loadSettings();
   const probes = options.cpuProbes ?? {};
   const log = options.log ?? ((line: string) => console.error(line));
   const { connections, durationSec, warmupSec, rounds } = settings;
-  for (const url of [urls.baseline, urls.value]) {
-    log(`  warmup   ${url} (${warmupSec}s, ${connections} connections)`);
-    await runLoad(url, connections, warmupSec);
+  for (const target of [urls.baseline, urls.value]) {
+    log(`  warmup   ${targetName(target)} (${warmupSec}s, ${connections} connections)`);
+    await runLoad(target, connections, warmupSec, 0);
   }
   const valueRuns: LoadResult[] = [];
   const baselineRuns: LoadResult[] = [];
   for (let round = 1; round <= rounds; round++) {
-    for (const [url, runs] of [
+    for (const [target, runs] of [
       [urls.baseline, baselineRuns],
       [urls.value, valueRuns],
     ] as const) {
-      log(`  measure  ${url} (${durationSec}s, round ${round}/${rounds})`);
-      const result = await measuredRun(url, connections, durationSec, probes);
+      log(`  measure  ${targetName(target)} (${durationSec}s, round ${round}/${rounds})`);
+      const result = await measuredRun(target, connections, durationSec, round, probes);
       log(`           ${Math.round(result.reqPerSec)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms`);
       runs.push(result);
     }
   }
   return {
-    value: summarize(urls.value, valueRuns),
-    baseline: summarize(urls.baseline, baselineRuns),
+    value: summarize(targetName(urls.value), valueRuns),
+    baseline: summarize(targetName(urls.baseline), baselineRuns),
     settings,
   };
 }

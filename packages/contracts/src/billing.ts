@@ -101,6 +101,7 @@ export const ListInvoicesQuery = PaginationQuery.extend({
 }).strict();
 export type ListInvoicesQuery = z.infer<typeof ListInvoicesQuery>;
 
+/** `GET /api/invoices`. */
 export const InvoiceList = paginated(Invoice);
 
 export const PaymentMethod = z.enum(['cash', 'bank_transfer', 'upi', 'card', 'cheque', 'online']);
@@ -115,7 +116,10 @@ export const CreatePaymentBody = z.strictObject({
   method: PaymentMethod,
   reference: z.string().trim().min(1).max(120).optional(),
   /** When the money was received; defaults to now and may not be in the future. */
-  paidAt: IsoDateTime.refine((value) => Date.parse(value) <= Date.now() + 5 * 60_000, 'cannot be in the future').optional(),
+  paidAt: IsoDateTime.refine(
+    (value) => Date.parse(value) <= Date.now() + 5 * 60_000,
+    'cannot be in the future',
+  ).optional(),
 });
 export type CreatePaymentBody = z.infer<typeof CreatePaymentBody>;
 
@@ -153,6 +157,10 @@ export const Payment = z.object({
 });
 export type Payment = z.infer<typeof Payment>;
 
+/** `GET /api/invoices/:id/payments`: every payment on the invoice, oldest first (not paginated). */
+export const InvoicePaymentList = z.object({ data: z.array(Payment) });
+export type InvoicePaymentList = z.infer<typeof InvoicePaymentList>;
+
 /** Answer of `POST /api/invoices/:id/payments`: the payment, how it was applied, and the invoice after it. */
 export const PaymentReceipt = z.object({
   payment: Payment,
@@ -187,7 +195,12 @@ export const StudentStatementQuery = z.strictObject({
 });
 export type StudentStatementQuery = z.infer<typeof StudentStatementQuery>;
 
-export const StatementPayment = Payment.omit({ schoolId: true, studentId: true, currency: true, createdAt: true });
+export const StatementPayment = Payment.omit({
+  schoolId: true,
+  studentId: true,
+  currency: true,
+  createdAt: true,
+});
 
 export const StudentStatement = z.object({
   student: z.object({
@@ -284,10 +297,13 @@ export const CreateFeePlanBody = z
       .max(24),
     schoolId: Id.optional(),
   })
-  .refine((body) => body.instalments.reduce((sum, i) => sum + Math.round(i.sharePercent * 100), 0) === 10_000, {
-    message: 'instalment shares must add up to 100',
-    path: ['instalments'],
-  })
+  .refine(
+    (body) => body.instalments.reduce((sum, i) => sum + Math.round(i.sharePercent * 100), 0) === 10_000,
+    {
+      message: 'instalment shares must add up to 100',
+      path: ['instalments'],
+    },
+  )
   .refine((body) => new Set(body.heads.map((h) => h.name.toLowerCase())).size === body.heads.length, {
     message: 'fee head names must be unique',
     path: ['heads'],
@@ -306,6 +322,9 @@ export const FeePlan = z.object({
   createdAt: IsoDateTime,
 });
 export type FeePlan = z.infer<typeof FeePlan>;
+
+/** `GET /api/fee-plans`. */
+export const FeePlanList = paginated(FeePlan);
 
 /** `POST /api/fee-plans/:id/issue`: a whole class or a list of students (exactly one). */
 export const IssueFeePlanBody = z
@@ -351,3 +370,6 @@ export const AuditEntry = z.object({
   createdAt: IsoDateTime,
 });
 export type AuditEntry = z.infer<typeof AuditEntry>;
+
+/** `GET /api/audit`: newest first. */
+export const AuditList = paginated(AuditEntry);

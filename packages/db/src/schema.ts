@@ -207,12 +207,16 @@ export interface StudentGuardians {
 
 export interface Students {
   admissionNo: string;
+  balanceMinor: Generated<bigint>;
   classId: string | null;
   createdAt: Generated<Timestamp>;
   creditMinor: Generated<bigint>;
   firstName: string;
   id: Generated<string>;
+  invoicedMinor: Generated<bigint>;
   lastName: string;
+  paidMinor: Generated<bigint>;
+  refundedMinor: Generated<bigint>;
   schoolId: string;
   status: Generated<string>;
   updatedAt: Generated<Timestamp>;

@@ -100,3 +100,33 @@ export async function applyCredit(trx: Trx, schoolId: string, studentId: string)
   }
   return applied;
 }
+
+/**
+ * Recomputes a student's running totals from their invoices and payments.
+ * Cheap (one student's rows, under the student lock) and always exact, so no
+ * operation has to get a delta right.
+ */
+export async function refreshStudentTotals(trx: Trx, studentId: string): Promise<void> {
+  await sql`
+    update students set
+      invoiced_minor = i.invoiced,
+      balance_minor = i.balance,
+      paid_minor = p.paid,
+      refunded_minor = p.refunded
+    from
+      (select coalesce(sum(total_minor) filter (where voided_at is null), 0)::bigint as invoiced,
+              coalesce(sum(total_minor - paid_minor + refunded_minor) filter (where voided_at is null), 0)::bigint as balance
+         from invoices where student_id = ${studentId}) i,
+      (select coalesce(sum(amount_minor), 0)::bigint as paid, coalesce(sum(refunded_minor), 0)::bigint as refunded
+         from payments where student_id = ${studentId}) p
+    where students.id = ${studentId}`.execute(trx);
+}
+
+/**
+ * Ends every money change for a student: credit moves onto open invoices and
+ * the running totals are recomputed. The caller holds the student lock.
+ */
+export async function settleStudent(trx: Trx, schoolId: string, studentId: string): Promise<void> {
+  await applyCredit(trx, schoolId, studentId);
+  await refreshStudentTotals(trx, studentId);
+}

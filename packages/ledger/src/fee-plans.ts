@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { AppError } from '@bursar/platform';
 import type { Trx } from './db.js';
-import { applyCredit, lockStudent } from './credit.js';
+import { lockStudent, settleStudent } from './credit.js';
 import { insertInvoices, type InvoiceLineInput, type IssueInvoiceInput } from './invoices.js';
 import { percentOf, splitByShares } from './money.js';
 
@@ -125,7 +125,7 @@ export async function issueFeePlan(
   }
   const created = await insertInvoices(trx, toIssue);
   for (const studentId of new Set(toIssue.map((invoice) => invoice.studentId))) {
-    await applyCredit(trx, input.schoolId, studentId);
+    await settleStudent(trx, input.schoolId, studentId);
   }
   return { created, skipped: existing.length };
 }

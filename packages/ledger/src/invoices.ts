@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { AppError } from '@bursar/platform';
 import type { Db, Trx } from './db.js';
-import { applyCredit, lockStudent } from './credit.js';
+import { lockStudent, settleStudent } from './credit.js';
 import { balanceSql, invoiceStatusSql } from './status.js';
 
 export interface InvoiceLineInput {
@@ -116,7 +116,7 @@ export async function insertInvoices(trx: Trx, inputs: IssueInvoiceInput[]): Pro
 export async function issueInvoice(trx: Trx, input: IssueInvoiceInput): Promise<string> {
   await lockStudent(trx, input.schoolId, input.studentId);
   const [id] = await insertInvoices(trx, [input]);
-  await applyCredit(trx, input.schoolId, input.studentId);
+  await settleStudent(trx, input.schoolId, input.studentId);
   return id!;
 }
 
@@ -164,7 +164,7 @@ export async function replaceInvoiceLines(
     })
     .where('id', '=', invoiceId)
     .execute();
-  await applyCredit(trx, schoolId, invoice.studentId);
+  await settleStudent(trx, schoolId, invoice.studentId);
 }
 
 /** Locks the student, then the invoice (always in that order, so concurrent money moves cannot deadlock). */
@@ -177,12 +177,15 @@ export async function lockInvoice(trx: Trx, schoolId: string, invoiceId: string)
     .executeTakeFirst();
   if (!found) throw new AppError('not_found', 'Invoice not found');
   await lockStudent(trx, schoolId, found.studentId);
-  return trx
+  const invoice = await trx
     .selectFrom('invoices')
     .selectAll()
     .where('id', '=', invoiceId)
     .forUpdate()
-    .executeTakeFirstOrThrow();
+    .executeTakeFirst();
+  // Deleted by whoever held the student lock while we waited for it.
+  if (!invoice) throw new AppError('not_found', 'Invoice not found');
+  return invoice;
 }
 
 /**
@@ -219,7 +222,7 @@ export async function voidInvoice(trx: Trx, schoolId: string, invoiceId: string,
       .where('id', '=', invoice.studentId)
       .execute();
   }
-  await applyCredit(trx, schoolId, invoice.studentId);
+  await settleStudent(trx, schoolId, invoice.studentId);
 }
 
 /** Deletes an invoice that never had a payment; otherwise 409 (void it instead). */
@@ -242,6 +245,7 @@ export async function deleteInvoice(trx: Trx, schoolId: string, invoiceId: strin
     );
   }
   await trx.deleteFrom('invoices').where('id', '=', invoiceId).execute();
+  await settleStudent(trx, schoolId, invoice.studentId);
 }
 
 /** One invoice with its lines, derived balance and status. */

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { AppError } from '@bursar/platform';
 import type { Trx } from './db.js';
-import { applyCredit, lockStudent } from './credit.js';
+import { lockStudent, settleStudent } from './credit.js';
 import { lockInvoice } from './invoices.js';
 import { minBig } from './money.js';
 
@@ -67,8 +67,8 @@ export async function applyPayment(trx: Trx, input: ApplyPaymentInput): Promise<
       .set({ creditMinor: sql`credit_minor + ${excess}` })
       .where('id', '=', invoice.studentId)
       .execute();
-    await applyCredit(trx, input.schoolId, invoice.studentId);
   }
+  await settleStudent(trx, input.schoolId, invoice.studentId);
   return { paymentId: payment.id, appliedMinor: applied, creditedMinor: excess };
 }
 
@@ -156,6 +156,6 @@ export async function refundPayment(
     .returning('id')
     .executeTakeFirstOrThrow();
   // A refund can reopen an invoice; other credit the student holds moves onto it.
-  await applyCredit(trx, input.schoolId, payment.studentId);
+  await settleStudent(trx, input.schoolId, payment.studentId);
   return { refundId: refund.id, fromCreditMinor: fromCredit };
 }

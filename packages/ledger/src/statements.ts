@@ -11,30 +11,6 @@ export interface Totals {
   creditMinor: bigint;
 }
 
-function invoiceTotals(db: Db, column: 'studentId' | 'schoolId', id: string) {
-  return db
-    .selectFrom('invoices')
-    .select([
-      sql<bigint>`coalesce(sum(total_minor) filter (where voided_at is null), 0)::bigint`.as('invoicedMinor'),
-      sql<bigint>`coalesce(sum(total_minor - paid_minor + refunded_minor) filter (where voided_at is null), 0)::bigint`.as(
-        'balanceMinor',
-      ),
-    ])
-    .where(column, '=', id)
-    .executeTakeFirstOrThrow();
-}
-
-function paymentTotals(db: Db, column: 'studentId' | 'schoolId', id: string) {
-  return db
-    .selectFrom('payments')
-    .select([
-      sql<bigint>`coalesce(sum(amount_minor), 0)::bigint`.as('paidMinor'),
-      sql<bigint>`coalesce(sum(refunded_minor), 0)::bigint`.as('refundedMinor'),
-    ])
-    .where(column, '=', id)
-    .executeTakeFirstOrThrow();
-}
-
 /**
  * A student's statement: whole-account totals, and the invoices issued in
  * [from, to] with their payments and refunds. `asOf` is the day statuses are
@@ -46,16 +22,25 @@ export async function studentStatement(
 ) {
   let studentQuery = db
     .selectFrom('students')
-    .select(['id', 'schoolId', 'firstName', 'lastName', 'admissionNo', 'classId', 'status', 'creditMinor'])
+    .select([
+      'id',
+      'schoolId',
+      'firstName',
+      'lastName',
+      'admissionNo',
+      'classId',
+      'status',
+      'invoicedMinor',
+      'paidMinor',
+      'refundedMinor',
+      'balanceMinor',
+      'creditMinor',
+    ])
     .where('id', '=', input.studentId);
   if (input.schoolId) studentQuery = studentQuery.where('schoolId', '=', input.schoolId);
   const student = await studentQuery.executeTakeFirst();
   if (!student) return undefined;
 
-  const [invoiced, paid] = await Promise.all([
-    invoiceTotals(db, 'studentId', student.id),
-    paymentTotals(db, 'studentId', student.id),
-  ]);
   let invoiceQuery = db
     .selectFrom('invoices')
     .innerJoin('schools', 'schools.id', 'invoices.schoolId')
@@ -77,31 +62,34 @@ export async function studentStatement(
     .orderBy('invoices.number');
   if (input.from) invoiceQuery = invoiceQuery.where('invoices.issueDate', '>=', input.from);
   if (input.to) invoiceQuery = invoiceQuery.where('invoices.issueDate', '<=', input.to);
-  const invoices = await invoiceQuery.execute();
-  const ids = invoices.map((invoice) => invoice.id);
-  const payments = ids.length
-    ? await db
-        .selectFrom('payments')
-        .select(['id', 'invoiceId', 'amountMinor', 'refundedMinor', 'method', 'reference', 'paidAt'])
-        .where('invoiceId', 'in', ids)
-        .orderBy('paidAt')
-        .execute()
-    : [];
-  const refunds = payments.length
-    ? await db
-        .selectFrom('refunds')
-        .select(['id', 'paymentId', 'amountMinor', 'fromCreditMinor', 'reason', 'createdAt'])
-        .where(
-          'paymentId',
-          'in',
-          payments.map((payment) => payment.id),
-        )
-        .orderBy('createdAt')
-        .execute()
-    : [];
+  const [invoices, payments, refunds] = await Promise.all([
+    invoiceQuery.execute(),
+    db
+      .selectFrom('payments')
+      .select(['id', 'invoiceId', 'amountMinor', 'refundedMinor', 'method', 'reference', 'paidAt'])
+      .where('studentId', '=', student.id)
+      .orderBy('paidAt')
+      .orderBy('id')
+      .execute(),
+    db
+      .selectFrom('refunds')
+      .innerJoin('payments', 'payments.id', 'refunds.paymentId')
+      .select([
+        'refunds.id',
+        'refunds.paymentId',
+        'refunds.amountMinor',
+        'refunds.fromCreditMinor',
+        'refunds.reason',
+        'refunds.createdAt',
+      ])
+      .where('payments.studentId', '=', student.id)
+      .orderBy('refunds.createdAt')
+      .execute(),
+  ]);
+  const { invoicedMinor, paidMinor, refundedMinor, balanceMinor, creditMinor, ...identity } = student;
   return {
-    student,
-    totals: { ...invoiced, ...paid, creditMinor: student.creditMinor } satisfies Totals,
+    student: identity,
+    totals: { invoicedMinor, paidMinor, refundedMinor, balanceMinor, creditMinor } satisfies Totals,
     invoices: invoices.map((invoice) => ({
       ...invoice,
       payments: payments
@@ -128,17 +116,15 @@ export async function schoolStatement(
   db: Db,
   input: { schoolId: string; asOf: string; limit: number; offset: number; sort: StudentSort },
 ) {
-  const [invoiced, paid, credit, count, aging] = await Promise.all([
-    invoiceTotals(db, 'schoolId', input.schoolId),
-    paymentTotals(db, 'schoolId', input.schoolId),
-    db
-      .selectFrom('students')
-      .select(sql<bigint>`coalesce(sum(credit_minor), 0)::bigint`.as('creditMinor'))
-      .where('schoolId', '=', input.schoolId)
-      .executeTakeFirstOrThrow(),
+  const [summary, aging] = await Promise.all([
     db
       .selectFrom('students')
       .select([
+        sql<bigint>`coalesce(sum(invoiced_minor), 0)::bigint`.as('invoicedMinor'),
+        sql<bigint>`coalesce(sum(paid_minor), 0)::bigint`.as('paidMinor'),
+        sql<bigint>`coalesce(sum(refunded_minor), 0)::bigint`.as('refundedMinor'),
+        sql<bigint>`coalesce(sum(balance_minor), 0)::bigint`.as('balanceMinor'),
+        sql<bigint>`coalesce(sum(credit_minor), 0)::bigint`.as('creditMinor'),
         sql<number>`count(*) filter (where status = 'active')::int`.as('active'),
         sql<number>`count(*)::int`.as('all'),
       ])
@@ -159,57 +145,36 @@ export async function schoolStatement(
       .executeTakeFirstOrThrow(),
   ]);
 
-  const perInvoice = db
-    .selectFrom('invoices')
-    .select([
-      'studentId',
-      sql<bigint>`(sum(total_minor) filter (where voided_at is null))::bigint`.as('invoicedMinor'),
-      sql<bigint>`(sum(total_minor - paid_minor + refunded_minor) filter (where voided_at is null))::bigint`.as('balanceMinor'),
-    ])
-    .where('schoolId', '=', input.schoolId)
-    .groupBy('studentId');
-  const perPayment = db
-    .selectFrom('payments')
-    .select([
-      'studentId',
-      sql<bigint>`sum(amount_minor)::bigint`.as('paidMinor'),
-      sql<bigint>`sum(refunded_minor)::bigint`.as('refundedMinor'),
-    ])
-    .where('schoolId', '=', input.schoolId)
-    .groupBy('studentId');
   let rows = db
-    .selectFrom('students as s')
-    .leftJoin(perInvoice.as('i'), 'i.studentId', 's.id')
-    .leftJoin(perPayment.as('p'), 'p.studentId', 's.id')
+    .selectFrom('students')
     .select([
-      's.id',
-      's.firstName',
-      's.lastName',
-      's.admissionNo',
-      's.classId',
-      's.status',
-      's.creditMinor',
-      sql<bigint>`coalesce(i.invoiced_minor, 0)::bigint`.as('invoicedMinor'),
-      sql<bigint>`coalesce(i.balance_minor, 0)::bigint`.as('balanceMinor'),
-      sql<bigint>`coalesce(p.paid_minor, 0)::bigint`.as('paidMinor'),
-      sql<bigint>`coalesce(p.refunded_minor, 0)::bigint`.as('refundedMinor'),
+      'id',
+      'firstName',
+      'lastName',
+      'admissionNo',
+      'classId',
+      'status',
+      'invoicedMinor',
+      'paidMinor',
+      'refundedMinor',
+      'balanceMinor',
+      'creditMinor',
     ])
-    .where('s.schoolId', '=', input.schoolId);
-  if (input.sort === '-balance' || input.sort === 'balance') {
-    rows = rows.orderBy(sql`coalesce(i.balance_minor, 0)`, input.sort === '-balance' ? 'desc' : 'asc');
-  } else if (input.sort === 'admissionNo') {
-    rows = rows.orderBy('s.admissionNo');
-  }
-  rows = rows.orderBy('s.lastName').orderBy('s.firstName').orderBy('s.id');
+    .where('schoolId', '=', input.schoolId);
+  if (input.sort === '-balance') rows = rows.orderBy('balanceMinor', 'desc');
+  else if (input.sort === 'balance') rows = rows.orderBy('balanceMinor', 'asc');
+  else if (input.sort === 'admissionNo') rows = rows.orderBy('admissionNo');
+  rows = rows.orderBy('lastName').orderBy('firstName').orderBy('id');
   const students = await rows.limit(input.limit).offset(input.offset).execute();
+  const { active, all, ...totals } = summary;
 
   return {
     schoolId: input.schoolId,
     asOf: input.asOf,
-    studentsCount: count.active,
-    totals: { ...invoiced, ...paid, creditMinor: credit.creditMinor } satisfies Totals,
+    studentsCount: active,
+    totals: totals satisfies Totals,
     aging: aging satisfies Record<AgingBucket, bigint>,
     students,
-    total: count.all,
+    total: all,
   };
 }

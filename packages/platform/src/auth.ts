@@ -1,7 +1,14 @@
 import type { RequestHandler } from 'express';
-import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  jwtVerify,
+  type JSONWebKeySet,
+  type JWTVerifyGetKey,
+} from 'jose';
 import { AccessClaims, JWT_AUDIENCE, JWT_ISSUER, type Role } from '@bursar/contracts';
 import { AppError } from './errors.js';
+import { describeRoute } from './route.js';
 
 /** The caller, as proven by a verified access token. */
 export interface AuthContext {
@@ -44,7 +51,7 @@ export async function verifyAccessToken(token: string, keys: JWTVerifyGetKey): P
 
 /** Requires `Authorization: Bearer <access token>` and sets `req.auth`. */
 export function authenticate(keys: JWTVerifyGetKey): RequestHandler {
-  return async (req, _res, next) => {
+  const handler: RequestHandler = async (req, _res, next) => {
     const header = req.get('authorization') ?? '';
     const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(header);
     if (!match) {
@@ -61,6 +68,7 @@ export function authenticate(keys: JWTVerifyGetKey): RequestHandler {
       next(error);
     }
   };
+  return describeRoute(handler, { bearerAuth: true, errors: ['unauthenticated'] });
 }
 
 /** The verified caller; throws 401 if a route forgot `authenticate`. */

@@ -170,3 +170,16 @@ describe('readiness', () => {
     expect(await response.json()).toMatchObject({ status: 'ready', failing: [] });
   });
 });
+
+describe('text input', async () => {
+  const { url } = await startApp(app());
+  it('refuses the NUL character anywhere with a 422 naming the field', async () => {
+    const response = await fetch(`${url}/test/echo`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'fees\u0000', amountMinor: 1 }),
+    });
+    expect(response.status).toBe(422);
+    expect((await problem(response)).errors?.[0]?.path).toBe('body.name');
+  });
+});

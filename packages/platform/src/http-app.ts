@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import { pinoHttp } from 'pino-http';
-import { PROBLEM_CONTENT_TYPE, type HealthResponse, type ReadinessResponse } from '@bursar/contracts';
+import { HealthResponse, PROBLEM_CONTENT_TYPE, ReadinessResponse } from '@bursar/contracts';
 import { AppError, toProblem } from './errors.js';
 import type { Logger } from './logger.js';
 import { metricsHandler, observeHttp } from './metrics.js';
 import { runChecks, type ReadinessChecks } from './readiness.js';
+import { describeRoute } from './route.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -87,6 +88,12 @@ export function createHttpApp(options: HttpAppOptions): Express {
     const body: ReadinessResponse = await runChecks(service, options.readiness);
     res.status(body.status === 'ready' ? 200 : 503).json(body);
   };
+  describeRoute(health, { response: HealthResponse, summary: 'The process is alive', tags: ['health'] });
+  describeRoute(ready, {
+    response: ReadinessResponse,
+    summary: 'Every dependency answers (503 with the same body when one does not)',
+    tags: ['health'],
+  });
   for (const prefix of new Set(['', basePath])) {
     app.get(`${prefix}/healthz`, health);
     app.get(`${prefix}/readyz`, ready);

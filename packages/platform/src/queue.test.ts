@@ -2,7 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { context, propagation, SpanKind, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
 import type { Job, Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -163,7 +167,10 @@ describe('job queues', () => {
     expect(late.id).toBe(id);
     expect(await echo.queue.getJobState(id)).toBe('completed');
     const pending = await echo.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'paused');
-    expect(Object.values(pending).every((count) => count === 0), JSON.stringify(pending)).toBe(true);
+    expect(
+      Object.values(pending).every((count) => count === 0),
+      JSON.stringify(pending),
+    ).toBe(true);
     expect(echoSeen.filter((seen) => seen.payload.invoiceId === payload.invoiceId)).toHaveLength(1);
   });
 
@@ -219,8 +226,7 @@ describe('job queues', () => {
     const consumer = exporter
       .getFinishedSpans()
       .find(
-        (span) =>
-          span.name === `${echoJob.queue} process` && span.attributes['messaging.message.id'] === id,
+        (span) => span.name === `${echoJob.queue} process` && span.attributes['messaging.message.id'] === id,
       );
     expect(consumer).toBeDefined();
     expect(consumer?.kind).toBe(SpanKind.CONSUMER);

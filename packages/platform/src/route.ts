@@ -1,18 +1,72 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
-import type { ProblemFieldError } from '@bursar/contracts';
+import type { ErrorCode, ProblemFieldError } from '@bursar/contracts';
 import { AppError } from './errors.js';
 
 type Schema = z.ZodType | undefined;
 type Out<S extends Schema> = S extends z.ZodType ? z.infer<S> : undefined;
+/** What a handler may return: anything, or with a `response` schema that body (or nothing, when it answers itself). */
+type Reply<R extends Schema> = R extends z.ZodType ? z.infer<R> | void : unknown;
 
-export interface RouteSchemas<P extends Schema, Q extends Schema, B extends Schema, H extends Schema> {
+/**
+ * What the OpenAPI generator reads from a handler (see `describeRoute`). Every
+ * handler in a route's chain may carry some of it: `route()` the inputs and
+ * the answer, `authenticate` the bearer token, a permission guard its
+ * permission; the generator merges them in order. Nothing here changes how a
+ * request is handled.
+ */
+export interface RouteDocs {
+  params?: z.ZodType;
+  query?: z.ZodType;
+  body?: z.ZodType;
+  headers?: z.ZodType;
+  /** Status of a successful answer (default 200). */
+  status?: number;
+  /** Schema of the success body. */
+  response?: z.ZodType;
+  /** Media type of the success body when it is not `application/json`. */
+  responseType?: string;
+  summary?: string;
+  description?: string;
+  tags?: string[];
+  /** Error codes the route can answer beyond those the generator infers from the inputs and guards. */
+  errors?: readonly ErrorCode[];
+  /** The route needs `Authorization: Bearer <access token>`. */
+  bearerAuth?: boolean;
+  /** The permission the caller's role must hold. */
+  permission?: string;
+}
+
+/** Where a handler's `RouteDocs` live: a non-enumerable property, so express and logs never see it. */
+export const ROUTE_DOCS: unique symbol = Symbol.for('bursar.route-docs');
+
+/** Attaches documentation to a handler (or a middleware) and returns the same function. */
+export function describeRoute<F extends object>(handler: F, docs: RouteDocs): F {
+  Object.defineProperty(handler, ROUTE_DOCS, { value: Object.freeze({ ...docs }), enumerable: false });
+  return handler;
+}
+
+/** The documentation attached to a handler by `describeRoute`, if any. */
+export function routeDocsOf(handler: unknown): RouteDocs | undefined {
+  if (typeof handler !== 'function') return undefined;
+  return (handler as { [ROUTE_DOCS]?: RouteDocs })[ROUTE_DOCS];
+}
+
+export interface RouteSchemas<
+  P extends Schema,
+  Q extends Schema,
+  B extends Schema,
+  H extends Schema,
+  R extends Schema = undefined,
+> extends Pick<RouteDocs, 'summary' | 'description' | 'tags' | 'errors'> {
   params?: P;
   query?: Q;
   body?: B;
   headers?: H;
   /** Status of a successful answer (default 200; 204 sends no body). */
   status?: number;
+  /** Schema of the success body, for the OpenAPI document; types what the handler returns (not parsed at run time). */
+  response?: R;
 }
 
 export interface RouteInput<P extends Schema, Q extends Schema, B extends Schema, H extends Schema> {
@@ -44,20 +98,37 @@ export function validationError(location: string, error: z.ZodError): AppError {
 }
 
 /**
+ * The path of the first string holding U+0000, which no text column can store
+ * (PostgreSQL refuses it); such input is a 422 for every route, not a 500.
+ */
+function findNul(value: unknown, path: string, depth = 0): string | undefined {
+  if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
+  if (depth > 20 || value === null || typeof value !== 'object') return undefined;
+  for (const [key, item] of Object.entries(value)) {
+    const found = findNul(item, `${path}.${key}`, depth + 1);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/**
  * One helper for every route: parses params, query, body and headers with the
  * contracts' zod schemas (all failures reported together as 422) and hands the
- * handler typed values. What the handler returns is sent as JSON.
+ * handler typed values. What the handler returns is sent as JSON. The schemas
+ * stay on the returned handler (`routeDocsOf`), so the OpenAPI document is
+ * built from the same objects that validate requests.
  */
 export function route<
   P extends Schema = undefined,
   Q extends Schema = undefined,
   B extends Schema = undefined,
   H extends Schema = undefined,
+  R extends Schema = undefined,
 >(
-  schemas: RouteSchemas<P, Q, B, H>,
-  handler: (input: RouteInput<P, Q, B, H>) => Promise<unknown> | unknown,
+  schemas: RouteSchemas<P, Q, B, H, R>,
+  handler: (input: RouteInput<P, Q, B, H>) => Promise<Reply<R>> | Reply<R>,
 ): RequestHandler {
-  return async (req: Request, res: Response, next: NextFunction) => {
+  const handle = async (req: Request, res: Response, next: NextFunction) => {
     try {
       if (schemas.body && req.body === undefined && (req.headers['content-length'] ?? '0') !== '0') {
         throw new AppError('unsupported_media_type', 'Send the body as application/json');
@@ -65,6 +136,11 @@ export function route<
       const errors: ProblemFieldError[] = [];
       const parse = (location: string, schema: Schema, value: unknown): unknown => {
         if (!schema) return undefined;
+        const nul = findNul(value, location);
+        if (nul) {
+          errors.push({ path: nul, message: 'must not contain the NUL character', code: 'invalid_string' });
+          return undefined;
+        }
         const result = schema.safeParse(value);
         if (result.success) return result.data;
         errors.push(...issuesOf(location, result.error));
@@ -92,4 +168,5 @@ export function route<
       next(error);
     }
   };
+  return describeRoute(handle, schemas);
 }

@@ -27,7 +27,15 @@ export async function listen(
 /** Stops accepting, closes idle keep-alive sockets, and resolves once in-flight requests finish. */
 export function closeServer(server: Server): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.close((error) => (error ? reject(error) : resolve()));
+    // A request still in flight leaves its keep-alive socket idle when it ends, and that socket
+    // would hold close() open for keepAliveTimeout (65 s, past the shutdown deadline); Node 20
+    // does not close it, so keep closing sockets as they go idle until the server has closed.
+    const sweep = setInterval(() => server.closeIdleConnections(), 100).unref();
+    server.close((error) => {
+      clearInterval(sweep);
+      if (error) reject(error);
+      else resolve();
+    });
     server.closeIdleConnections();
   });
 }

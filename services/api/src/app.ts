@@ -18,6 +18,7 @@ import { invoicesRoutes } from './invoices/invoices.routes.js';
 import { paymentsRoutes } from './payments/payments.routes.js';
 import { statementsRoutes } from './statements/statements.routes.js';
 import { auditRoutes } from './audit/audit.routes.js';
+import { openapiRoutes } from './openapi/openapi.routes.js';
 
 export interface AppDeps {
   config: Config;
@@ -56,6 +57,8 @@ export function createApp({ config, logger, db, redis, keys }: AppDeps): Express
       app.use(paymentsRoutes(context));
       app.use(statementsRoutes(context));
       app.use(auditRoutes(context));
+      // Last, so it never shadows a feature route; it documents every router above.
+      app.use(openapiRoutes());
     },
   });
 }

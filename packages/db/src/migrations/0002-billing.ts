@@ -21,7 +21,15 @@ export async function up(db: Kysely<any>): Promise<void> {
     );
     create index refresh_tokens_family_idx on refresh_tokens (family_id);
 
-    alter table students add column credit_minor bigint not null default 0 check (credit_minor >= 0);
+    -- A student's account in running totals (see packages/ledger/src/credit.ts
+    -- settleStudent): what statements and the school's per-student breakdown read.
+    alter table students
+      add column credit_minor bigint not null default 0 check (credit_minor >= 0),
+      add column invoiced_minor bigint not null default 0,
+      add column paid_minor bigint not null default 0,
+      add column refunded_minor bigint not null default 0,
+      add column balance_minor bigint not null default 0 check (balance_minor >= 0);
+    create index students_school_balance_idx on students (school_id, balance_minor desc, last_name, first_name, id);
 
     create table fee_plans (
       id uuid primary key default gen_random_uuid(),
@@ -90,7 +98,10 @@ export async function up(db: Kysely<any>): Promise<void> {
     create unique index invoices_student_instalment_key on invoices (student_id, instalment_id)
       where instalment_id is not null;
     create index invoices_student_due_idx on invoices (student_id, due_date);
-    create index invoices_school_due_idx on invoices (school_id, due_date) where voided_at is null;
+    -- Aging reads only open invoices; the partial index keeps that to the unpaid few.
+    create index invoices_school_open_idx on invoices (school_id, due_date)
+      include (total_minor, paid_minor, refunded_minor)
+      where voided_at is null and total_minor - paid_minor + refunded_minor > 0;
 
     create table invoice_lines (
       id uuid primary key default gen_random_uuid(),

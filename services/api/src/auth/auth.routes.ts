@@ -1,6 +1,6 @@
 import { Router } from 'express';
-import { LoginBody, LogoutBody, RefreshBody } from '@bursar/contracts';
-import { AppError, callerOf, route } from '@bursar/platform';
+import { LoginBody, LogoutBody, Me, RefreshBody, TokenResponse } from '@bursar/contracts';
+import { AppError, callerOf, describeRoute, route } from '@bursar/platform';
 import type { ApiContext } from '../context.js';
 import { getMe, logIn, logOut, refresh } from './auth.service.js';
 
@@ -9,43 +9,72 @@ export function authRoutes({ db, keys, loginLimiter, authenticate }: ApiContext)
 
   router.post(
     '/api/auth/login',
-    route({ body: LoginBody }, async ({ body, req }) => {
-      const ip = req.ip ?? 'unknown';
-      await loginLimiter.check(body.email, ip);
-      try {
-        const tokens = await logIn(db, keys, body.email, body.password);
-        await loginLimiter.recordSuccess(body.email);
-        return tokens;
-      } catch (error) {
-        if (error instanceof AppError && error.code === 'unauthenticated') {
-          await loginLimiter.recordFailure(body.email, ip);
+    route(
+      {
+        body: LoginBody,
+        response: TokenResponse,
+        summary: 'Log in with email and password',
+        tags: ['auth'],
+        errors: ['unauthenticated', 'rate_limited'],
+      },
+      async ({ body, req }) => {
+        const ip = req.ip ?? 'unknown';
+        await loginLimiter.check(body.email, ip);
+        try {
+          const tokens = await logIn(db, keys, body.email, body.password);
+          await loginLimiter.recordSuccess(body.email);
+          return tokens;
+        } catch (error) {
+          if (error instanceof AppError && error.code === 'unauthenticated') {
+            await loginLimiter.recordFailure(body.email, ip);
+          }
+          throw error;
         }
-        throw error;
-      }
-    }),
+      },
+    ),
   );
 
   router.post(
     '/api/auth/refresh',
-    route({ body: RefreshBody }, ({ body }) => refresh(db, keys, body.refreshToken)),
+    route(
+      {
+        body: RefreshBody,
+        response: TokenResponse,
+        summary: 'Swap a refresh token for new tokens (the old one is spent)',
+        tags: ['auth'],
+        errors: ['unauthenticated'],
+      },
+      ({ body }) => refresh(db, keys, body.refreshToken),
+    ),
   );
 
   router.post(
     '/api/auth/logout',
-    route({ body: LogoutBody, status: 204 }, async ({ body }) => {
-      await logOut(db, body.refreshToken);
-    }),
+    route(
+      { body: LogoutBody, status: 204, summary: 'Log out every session of this login', tags: ['auth'] },
+      async ({ body }) => {
+        await logOut(db, body.refreshToken);
+      },
+    ),
   );
 
-  router.get('/api/.well-known/jwks.json', (_req, res) => {
-    res.setHeader('Cache-Control', 'public, max-age=300');
-    res.json(keys.jwks);
-  });
+  router.get(
+    '/api/.well-known/jwks.json',
+    describeRoute(
+      (_req, res) => {
+        res.setHeader('Cache-Control', 'public, max-age=300');
+        res.json(keys.jwks);
+      },
+      { summary: 'Public keys (JWKS) that verify access tokens', tags: ['auth'] },
+    ),
+  );
 
   router.get(
     '/api/me',
     authenticate,
-    route({}, ({ req }) => getMe(db, callerOf(req).userId)),
+    route({ response: Me, summary: 'The logged-in user', tags: ['auth'], errors: ['not_found'] }, ({ req }) =>
+      getMe(db, callerOf(req).userId),
+    ),
   );
 
   return router;

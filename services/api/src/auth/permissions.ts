@@ -1,5 +1,5 @@
 import type { Role } from '@bursar/contracts';
-import { AppError, callerOf } from '@bursar/platform';
+import { AppError, callerOf, describeRoute } from '@bursar/platform';
 import type { RequestHandler } from 'express';
 
 /**
@@ -36,13 +36,16 @@ export function can(role: Role, permission: Permission): boolean {
   return (PERMISSIONS[permission] as readonly Role[]).includes(role);
 }
 
-/** Route guard: 403 unless the caller's role holds the permission. */
+/** Route guard: 403 unless the caller's role holds the permission (the OpenAPI document shows it as `x-permission`). */
 export function requirePermission(permission: Permission): RequestHandler {
-  return (req, _res, next) => {
+  const guard: RequestHandler = (req, _res, next) => {
     const caller = callerOf(req);
     if (!can(caller.role, permission)) {
-      return next(new AppError('forbidden', `The ${caller.role} role may not ${permission.replace(':', ' ')}`));
+      return next(
+        new AppError('forbidden', `The ${caller.role} role may not ${permission.replace(':', ' ')}`),
+      );
     }
     next();
   };
+  return describeRoute(guard, { permission, errors: ['unauthenticated', 'forbidden'] });
 }

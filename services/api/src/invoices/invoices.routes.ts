@@ -2,6 +2,8 @@ import { Router } from 'express';
 import {
   CreateInvoiceBody,
   IdParams,
+  Invoice,
+  InvoiceList,
   ListInvoicesQuery,
   UpdateInvoiceBody,
   VoidInvoiceBody,
@@ -30,37 +32,60 @@ export function invoicesRoutes({ db, authenticate }: ApiContext): Router {
     '/api/invoices',
     authenticate,
     requirePermission('invoices:write'),
-    route({ body: CreateInvoiceBody, status: 201 }, ({ body, req }) => {
-      const caller = callerOf(req);
-      // A platform admin may name the school; staff are always in their own.
-      const scope = caller.role === 'platform_admin' ? (body.schoolId ?? null) : caller.schoolId;
-      if (caller.role !== 'platform_admin' && body.schoolId !== undefined) {
-        return Promise.reject(schoolIdNotAllowed());
-      }
-      return createInvoice(db, actor(req), scope, body);
-    }),
+    route(
+      {
+        body: CreateInvoiceBody,
+        status: 201,
+        response: Invoice,
+        summary: 'Issue an invoice',
+        tags: ['invoices'],
+      },
+      ({ body, req }) => {
+        const caller = callerOf(req);
+        // A platform admin may name the school; staff are always in their own.
+        const scope = caller.role === 'platform_admin' ? (body.schoolId ?? null) : caller.schoolId;
+        if (caller.role !== 'platform_admin' && body.schoolId !== undefined) {
+          return Promise.reject(schoolIdNotAllowed());
+        }
+        return createInvoice(db, actor(req), scope, body);
+      },
+    ),
   );
 
   router.get(
     '/api/invoices',
     authenticate,
     requirePermission('invoices:read'),
-    route({ query: ListInvoicesQuery }, ({ query, req }) => listInvoices(db, readScope(callerOf(req), query.schoolId), query)),
+    route(
+      { query: ListInvoicesQuery, response: InvoiceList, summary: 'List invoices', tags: ['invoices'] },
+      ({ query, req }) => listInvoices(db, readScope(callerOf(req), query.schoolId), query),
+    ),
   );
 
   router.get(
     '/api/invoices/:id',
     authenticate,
     requirePermission('invoices:read'),
-    route({ params: IdParams }, ({ params, req }) => findInvoice(db, readScope(callerOf(req)), params.id)),
+    route(
+      { params: IdParams, response: Invoice, summary: 'Get an invoice', tags: ['invoices'] },
+      ({ params, req }) => findInvoice(db, readScope(callerOf(req)), params.id),
+    ),
   );
 
   router.patch(
     '/api/invoices/:id',
     authenticate,
     requirePermission('invoices:write'),
-    route({ params: IdParams, body: UpdateInvoiceBody }, ({ params, body, req }) =>
-      updateInvoice(db, actor(req), readScope(callerOf(req)), params.id, body),
+    route(
+      {
+        params: IdParams,
+        body: UpdateInvoiceBody,
+        response: Invoice,
+        summary: 'Change an invoice (lines only while nothing is paid)',
+        tags: ['invoices'],
+        errors: ['conflict'],
+      },
+      ({ params, body, req }) => updateInvoice(db, actor(req), readScope(callerOf(req)), params.id, body),
     ),
   );
 
@@ -68,8 +93,17 @@ export function invoicesRoutes({ db, authenticate }: ApiContext): Router {
     '/api/invoices/:id/void',
     authenticate,
     requirePermission('invoices:write'),
-    route({ params: IdParams, body: VoidInvoiceBody }, ({ params, body, req }) =>
-      voidInvoiceById(db, actor(req), readScope(callerOf(req)), params.id, body.reason),
+    route(
+      {
+        params: IdParams,
+        body: VoidInvoiceBody,
+        response: Invoice,
+        summary: 'Void an invoice',
+        tags: ['invoices'],
+        errors: ['conflict'],
+      },
+      ({ params, body, req }) =>
+        voidInvoiceById(db, actor(req), readScope(callerOf(req)), params.id, body.reason),
     ),
   );
 
@@ -77,9 +111,18 @@ export function invoicesRoutes({ db, authenticate }: ApiContext): Router {
     '/api/invoices/:id',
     authenticate,
     requirePermission('invoices:write'),
-    route({ params: IdParams, status: 204 }, async ({ params, req }) => {
-      await deleteInvoiceById(db, actor(req), readScope(callerOf(req)), params.id);
-    }),
+    route(
+      {
+        params: IdParams,
+        status: 204,
+        summary: 'Delete an invoice that has no payments (void it otherwise)',
+        tags: ['invoices'],
+        errors: ['conflict'],
+      },
+      async ({ params, req }) => {
+        await deleteInvoiceById(db, actor(req), readScope(callerOf(req)), params.id);
+      },
+    ),
   );
 
   return router;

@@ -1,5 +1,14 @@
 import { Router } from 'express';
-import { CreatePaymentBody, CreateRefundBody, IdParams, IdempotencyKeyHeader } from '@bursar/contracts';
+import {
+  CreatePaymentBody,
+  CreateRefundBody,
+  IdParams,
+  IdempotencyKeyHeader,
+  InvoicePaymentList,
+  Payment,
+  PaymentReceipt,
+  Refund,
+} from '@bursar/contracts';
 import { callerOf, route } from '@bursar/platform';
 import { requirePermission } from '../auth/permissions.js';
 import type { ApiContext } from '../context.js';
@@ -13,45 +22,80 @@ export function paymentsRoutes({ db, authenticate }: ApiContext): Router {
     '/api/invoices/:id/payments',
     authenticate,
     requirePermission('payments:write'),
-    route({ params: IdParams, body: CreatePaymentBody, headers: IdempotencyKeyHeader }, async ({ params, body, headers, req, res }) => {
-      const caller = callerOf(req);
-      const result = await recordPayment(
-        db,
-        { caller, requestId: req.requestId },
-        readScope(caller),
-        params.id,
-        headers['idempotency-key'],
-        body,
-      );
-      if (result.replayed) res.setHeader('Idempotent-Replayed', 'true');
-      res.status(result.status).json(result.body);
-    }),
+    route(
+      {
+        params: IdParams,
+        body: CreatePaymentBody,
+        headers: IdempotencyKeyHeader,
+        // recordPayment answers 201, or replays the first answer to a repeated Idempotency-Key.
+        status: 201,
+        response: PaymentReceipt,
+        summary: 'Record a manual payment against an invoice (excess becomes credit)',
+        tags: ['payments'],
+        errors: ['conflict', 'idempotency_key_reused'],
+      },
+      async ({ params, body, headers, req, res }) => {
+        const caller = callerOf(req);
+        const result = await recordPayment(
+          db,
+          { caller, requestId: req.requestId },
+          readScope(caller),
+          params.id,
+          headers['idempotency-key'],
+          body,
+        );
+        if (result.replayed) res.setHeader('Idempotent-Replayed', 'true');
+        res.status(result.status).json(result.body);
+      },
+    ),
   );
 
   router.get(
     '/api/invoices/:id/payments',
     authenticate,
     requirePermission('invoices:read'),
-    route({ params: IdParams }, async ({ params, req }) => ({
-      data: await listInvoicePayments(db, readScope(callerOf(req)), params.id),
-    })),
+    route(
+      {
+        params: IdParams,
+        response: InvoicePaymentList,
+        summary: "An invoice's payments",
+        tags: ['payments'],
+      },
+      async ({ params, req }) => ({
+        data: await listInvoicePayments(db, readScope(callerOf(req)), params.id),
+      }),
+    ),
   );
 
   router.get(
     '/api/payments/:id',
     authenticate,
     requirePermission('invoices:read'),
-    route({ params: IdParams }, ({ params, req }) => findPayment(db, readScope(callerOf(req)), params.id)),
+    route(
+      { params: IdParams, response: Payment, summary: 'Get a payment with its refunds', tags: ['payments'] },
+      ({ params, req }) => findPayment(db, readScope(callerOf(req)), params.id),
+    ),
   );
 
   router.post(
     '/api/payments/:id/refunds',
     authenticate,
     requirePermission('refunds:write'),
-    route({ params: IdParams, body: CreateRefundBody, status: 201 }, ({ params, body, req }) => {
-      const caller = callerOf(req);
-      return createRefund(db, { caller, requestId: req.requestId }, readScope(caller), params.id, body);
-    }),
+    route(
+      {
+        params: IdParams,
+        body: CreateRefundBody,
+        status: 201,
+        response: Refund,
+        summary: 'Refund part or all of a payment',
+        tags: ['payments'],
+        errors: ['conflict'],
+      },
+      ({ params, body, req }) => {
+        const caller = callerOf(req);
+        return createRefund(db, { caller, requestId: req.requestId }, readScope(caller), params.id, body);
+      },
+    ),
   );
 
   return router;

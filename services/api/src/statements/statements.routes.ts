@@ -1,5 +1,11 @@
 import { Router } from 'express';
-import { IdParams, SchoolStatementQuery, StudentStatementQuery } from '@bursar/contracts';
+import {
+  IdParams,
+  SchoolStatement,
+  SchoolStatementQuery,
+  StudentStatement,
+  StudentStatementQuery,
+} from '@bursar/contracts';
 import { callerOf, route } from '@bursar/platform';
 import { requirePermission } from '../auth/permissions.js';
 import type { ApiContext } from '../context.js';
@@ -12,16 +18,30 @@ export function statementsRoutes({ db, authenticate }: ApiContext): Router {
     '/api/students/:id/statement',
     authenticate,
     requirePermission('statements:read'),
-    route({ params: IdParams, query: StudentStatementQuery }, ({ params, query, req }) =>
-      getStudentStatement(db, readScope(callerOf(req)), params.id, query),
+    route(
+      {
+        params: IdParams,
+        query: StudentStatementQuery,
+        response: StudentStatement,
+        summary: "A student's statement: invoices, payments and totals",
+        tags: ['statements'],
+      },
+      ({ params, query, req }) => getStudentStatement(db, readScope(callerOf(req)), params.id, query),
     ),
   );
   router.get(
     '/api/schools/:id/statement',
     authenticate,
     requirePermission('statements:read'),
-    route({ params: IdParams, query: SchoolStatementQuery }, ({ params, query, req }) =>
-      getSchoolStatement(db, readScope(callerOf(req)), params.id, query),
+    route(
+      {
+        params: IdParams,
+        query: SchoolStatementQuery,
+        response: SchoolStatement,
+        summary: "A school's balances by student, with aging",
+        tags: ['statements'],
+      },
+      ({ params, query, req }) => getSchoolStatement(db, readScope(callerOf(req)), params.id, query),
     ),
   );
   return router;

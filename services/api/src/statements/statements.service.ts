@@ -44,7 +44,7 @@ export async function getStudentStatement(
   const asOf = query.asOf ?? todayIn(located.timezone);
   const statement = await studentStatement(db, { schoolId: located.id, studentId, from: query.from, to: query.to, asOf });
   if (!statement) throw notFound('Student');
-  const { creditMinor: _credit, ...student } = statement.student;
+  const student = statement.student;
   return {
     student,
     currency: located.currency,
