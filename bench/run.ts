@@ -98,7 +98,7 @@ function writeResult(bench: Benchmark, rows: ResultRow[], startedAt: Date, failu
     date: startedAt.toISOString(),
     elapsedSec: Math.round((Date.now() - startedAt.getTime()) / 100) / 10,
     machine: machineInfo(),
-    settings: loadSettings(),
+    settings: loadSettings(process.env, bench.loadDefaults),
     ok: failure === undefined,
     ...(failure === undefined ? {} : { failure }),
     rows: rows.map(({ benchmark: _benchmark, ...row }) => row),

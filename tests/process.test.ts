@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { freshDatabase, testQueuePrefix, testRedisUrl } from '@bursar/test-support';
 import { SERVICE_COMMAND, SERVICES } from '../scripts/lib/services.js';
 
@@ -101,20 +101,19 @@ function tryConnect(port: number): Promise<string> {
   });
 }
 
-describe('service processes', () => {
-  let goodEnv: Record<string, string>;
+// Called while the file is collected: freshDatabase registers an afterAll that drops the database,
+// and Vitest drops hooks registered from inside another hook (the database would leak).
+const { url: databaseUrl } = await freshDatabase();
 
-  beforeAll(async () => {
-    const { url } = await freshDatabase();
-    goodEnv = {
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'info',
-      DATABASE_URL: url,
-      REDIS_URL: testRedisUrl(),
-      QUEUE_PREFIX: testQueuePrefix(),
-      OTEL_EXPORTER_OTLP_ENDPOINT: '',
-    };
-  });
+describe('service processes', () => {
+  const goodEnv: Record<string, string> = {
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'info',
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: testRedisUrl(),
+    QUEUE_PREFIX: testQueuePrefix(),
+    OTEL_EXPORTER_OTLP_ENDPOINT: '',
+  };
 
   /** Per service: variables set to values its config must reject. */
   const badEnv: Record<string, Record<string, string>> = {

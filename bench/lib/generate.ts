@@ -7,19 +7,20 @@
  * so two runs (or two machines) measure the same data. `ensureGenerated`
  * reuses a database generated earlier with the same scale, seed and sources.
  *
- * CLI: `tsx bench/lib/generate.ts --scale 1 [--seed 1] [--db <url>] [--reset]`
+ * CLI: `tsx bench/lib/generate.ts --scale 1 [--seed 1] [--db <url>] [--reset | --reuse]`
  *
  * Rows are produced inside PostgreSQL (`insert … select … generate_series`),
- * not sent over the wire. Ids are md5 hashes of `(seed, entity, key)`, so a
- * child row computes its parent's id without a join, and every "random"
- * choice is a hash of the same key. Billing rows hash the invoice id: an
- * invoice's lines, total, paid share, payment split and refund are all
- * functions of it (`pg_temp.bench_*`), so each table's insert recomputes
- * exactly what the others assumed. `verifyLedger` checks the result.
+ * not sent over the wire. Ids are md5 hashes of `(seed, entity, key)` (made
+ * valid UUIDv8s), so a child row computes its parent's id without a join, and
+ * every "random" choice is a hash of the same key. Billing rows hash the
+ * invoice id: an invoice's lines, total, paid share, payment split and refund
+ * are all functions of it (`BILLING_FUNCTIONS`), so each table's insert
+ * recomputes exactly what the others assumed. Before the commit,
+ * `verifyForeignKeys` and `verifyLedger` check the result.
  *
- * Adding an entity (invoices, payments…): add its counts to `SchoolPlan`/
- * `planCounts`, and append an `EntityGenerator` to `GENERATORS` after the
- * entities it references. Nothing else changes.
+ * Adding an entity (fee plans…): add its counts to `SchoolPlan`/`planCounts`,
+ * append an `EntityGenerator` to `GENERATORS` after the entities it
+ * references, and add its invariants to `LEDGER_CHECKS`.
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -84,7 +85,7 @@ export function invoicesFor(students: number): number {
 }
 
 /** A small seeded PRNG (mulberry32): same seed, same sequence, on every platform. */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;
@@ -334,7 +335,7 @@ export const GENERATORS: EntityGenerator[] = [
          ) link
          order by p.no, k, link.primary_payer desc`,
       ),
-  },  // ---- Billing. Every amount below is a function of the invoice id (see BILLING_FUNCTIONS), so
+  }, // ---- Billing. Every amount below is a function of the invoice id (see BILLING_FUNCTIONS), so
   // each insert recomputes what the earlier ones decided; verifyLedger checks they agree.
   {
     table: 'invoices',
@@ -583,8 +584,10 @@ const BILLING_FUNCTIONS = `
 
 async function prepareSession(client: Client, plan: Plan): Promise<void> {
   await client.query(`
+    -- md5 with the version nibble set to 8 and the variant to 10xx: a valid RFC 9562 UUIDv8
+    -- ("custom"), which the api's z.uuid() accepts; a bare md5 passes only 1 time in 8.
     create function pg_temp.bench_id(key text) returns uuid
-      language sql immutable as $$ select md5(key)::uuid $$;
+      language sql immutable as $$ select overlay(overlay(md5(key) placing '8' from 13) placing '8' from 17)::uuid $$;
     create function pg_temp.bench_hash(key text) returns bigint
       language sql immutable as $$ select ('x' || substr(md5(key), 1, 8))::bit(32)::bigint $$;
     create temp table bench_plan (
@@ -703,7 +706,13 @@ export async function verifyForeignKeys(
   tables: string[],
   log: (line: string) => void = () => {},
 ): Promise<void> {
-  const { rows: keys } = await client.query<{ name: string; child: string; parent: string; cols: string[]; refs: string[] }>(
+  const { rows: keys } = await client.query<{
+    name: string;
+    child: string;
+    parent: string;
+    cols: string[];
+    refs: string[];
+  }>(
     `select c.conname as name, c.conrelid::regclass::text as child, c.confrelid::regclass::text as parent,
             array(select a.attname::text from unnest(c.conkey) with ordinality k(attnum, n)
                   join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.attnum order by k.n) as cols,
@@ -718,7 +727,9 @@ export async function verifyForeignKeys(
   for (const key of keys) {
     const started = performance.now();
     const present = key.cols.map((col) => `c.${quoteIdent(col)} is not null`).join(' and ');
-    const matches = key.cols.map((col, i) => `p.${quoteIdent(key.refs[i]!)} = c.${quoteIdent(col)}`).join(' and ');
+    const matches = key.cols
+      .map((col, i) => `p.${quoteIdent(key.refs[i]!)} = c.${quoteIdent(col)}`)
+      .join(' and ');
     const { rows } = await client.query<{ bad: string }>(
       `select count(*) as bad from ${key.child} c
        where ${present} and not exists (select 1 from ${key.parent} p where ${matches})`,
@@ -730,7 +741,8 @@ export async function verifyForeignKeys(
     );
     if (bad !== 0) broken.push(`${key.name}: ${bad} ${key.child} rows reference no ${key.parent} row`);
   }
-  if (!keys.length) throw new Error(`no foreign keys found on ${tables.join(', ')}; is the database migrated?`);
+  if (!keys.length)
+    throw new Error(`no foreign keys found on ${tables.join(', ')}; is the database migrated?`);
   if (broken.length) throw new Error(`generated rows break foreign keys:\n  ${broken.join('\n  ')}`);
 }
 
@@ -813,7 +825,9 @@ export interface GenerateReport {
 }
 
 function logStep(log: (line: string) => void, name: string, rows: number | undefined, ms: number): void {
-  log(`  ${name.padEnd(18)} ${rows === undefined ? ''.padStart(14) : `${String(rows).padStart(9)} rows`}  ${ms.toFixed(0).padStart(6)} ms`);
+  log(
+    `  ${name.padEnd(18)} ${rows === undefined ? ''.padStart(14) : `${String(rows).padStart(9)} rows`}  ${ms.toFixed(0).padStart(6)} ms`,
+  );
 }
 
 /**
@@ -949,7 +963,9 @@ export async function ensureGenerated(options: EnsureOptions): Promise<{ reused:
   const seed = options.seed ?? 1;
   const name = databaseName(options.databaseUrl);
   if (!name.startsWith('bursar_bench')) {
-    throw new Error(`ensureGenerated drops and recreates its database; ${name} is not a bursar_bench* database`);
+    throw new Error(
+      `ensureGenerated drops and recreates its database; ${name} is not a bursar_bench* database`,
+    );
   }
   const wanted: Marker = { scale: options.scale, seed, fingerprint: sourceFingerprint() };
   const found = await readMarker(options.databaseUrl);
@@ -982,6 +998,7 @@ async function main(): Promise<void> {
       seed: { type: 'string', default: '1' },
       db: { type: 'string', default: DEFAULT_URL },
       reset: { type: 'boolean', default: false },
+      reuse: { type: 'boolean', default: false },
       force: { type: 'boolean', default: false },
       'no-migrate': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -989,8 +1006,18 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     console.log(
-      'usage: tsx bench/lib/generate.ts [--scale 1] [--seed 1] [--db <url>] [--reset [--force]] [--no-migrate]',
+      'usage: tsx bench/lib/generate.ts [--scale 1] [--seed 1] [--db <url>] [--reset [--force] | --reuse] [--no-migrate]',
     );
+    return;
+  }
+  if (values.reuse) {
+    // Keep the database if it already holds this scale and seed from the current sources; else drop and regenerate it.
+    await ensureGenerated({
+      databaseUrl: values.db,
+      scale: Number(values.scale),
+      seed: Number(values.seed),
+      log: console.log,
+    });
     return;
   }
   const scale = Number(values.scale);

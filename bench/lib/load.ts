@@ -21,16 +21,23 @@ function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, 
   return value;
 }
 
+/** The defaults a benchmark gets unless it declares its own (`Benchmark.loadDefaults`). */
+export const DEFAULT_LOAD: LoadSettings = { connections: 50, durationSec: 10, warmupSec: 3, rounds: 1 };
+
 /**
- * Defaults: 50 connections, 3 s warmup, 10 s measured, 1 round.
- * BENCH_DURATION, BENCH_WARMUP, BENCH_CONNECTIONS and BENCH_ROUNDS override them.
+ * Defaults: 50 connections, 3 s warmup, 10 s measured, 1 round, or a benchmark's
+ * own `defaults`. BENCH_DURATION, BENCH_WARMUP, BENCH_CONNECTIONS and BENCH_ROUNDS override them.
  */
-export function loadSettings(env: NodeJS.ProcessEnv = process.env): LoadSettings {
+export function loadSettings(
+  env: NodeJS.ProcessEnv = process.env,
+  defaults: Partial<LoadSettings> = {},
+): LoadSettings {
+  const base = { ...DEFAULT_LOAD, ...defaults };
   return {
-    connections: Math.round(positiveNumber(env, 'BENCH_CONNECTIONS', 50, 10_000)),
-    durationSec: positiveNumber(env, 'BENCH_DURATION', 10, 600),
-    warmupSec: positiveNumber(env, 'BENCH_WARMUP', 3, 600),
-    rounds: Math.round(positiveNumber(env, 'BENCH_ROUNDS', 1, 20)),
+    connections: Math.round(positiveNumber(env, 'BENCH_CONNECTIONS', base.connections, 10_000)),
+    durationSec: positiveNumber(env, 'BENCH_DURATION', base.durationSec, 600),
+    warmupSec: positiveNumber(env, 'BENCH_WARMUP', base.warmupSec, 600),
+    rounds: Math.round(positiveNumber(env, 'BENCH_ROUNDS', base.rounds, 20)),
   };
 }
 
@@ -90,7 +97,12 @@ export interface LoadResult {
 export type CpuProbes = Record<string, () => number | undefined | Promise<number | undefined>>;
 
 /** Runs autocannon once; a watchdog stops it if it overruns its duration by 30 s. */
-export function runLoad(target: Target, connections: number, durationSec: number, run = 0): Promise<LoadResult> {
+export function runLoad(
+  target: Target,
+  connections: number,
+  durationSec: number,
+  run = 0,
+): Promise<LoadResult> {
   const { url, headers, pathPicker } = asTarget(target);
   const nextPath = pathPicker?.(run);
   return new Promise((resolve, reject) => {
@@ -100,7 +112,9 @@ export function runLoad(target: Target, connections: number, durationSec: number
         connections,
         duration: durationSec,
         ...(headers ? { headers } : {}),
-        ...(nextPath ? { requests: [{ setupRequest: (request) => ({ ...request, path: nextPath() }) }] } : {}),
+        ...(nextPath
+          ? { requests: [{ setupRequest: (request) => ({ ...request, path: nextPath() }) }] }
+          : {}),
       },
       (error, result) => {
         clearTimeout(watchdog);
@@ -136,7 +150,8 @@ function summarize(url: string, runs: LoadResult[]): LoadResult {
   const sum = (pick: (r: LoadResult) => number) => runs.reduce((total, r) => total + pick(r), 0);
   const statusCodes: Record<string, number> = {};
   for (const run of runs) {
-    for (const [code, count] of Object.entries(run.statusCodes)) statusCodes[code] = (statusCodes[code] ?? 0) + count;
+    for (const [code, count] of Object.entries(run.statusCodes))
+      statusCodes[code] = (statusCodes[code] ?? 0) + count;
   }
   return {
     url,

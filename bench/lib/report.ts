@@ -22,7 +22,12 @@ export interface CpuRowSpec {
  * server and PostgreSQL compete for the same cores, so a throughput ratio
  * alone cannot tell "slow" from "starved"; these rows can.
  */
-export function cpuRows(value: LoadResult, baseline: LoadResult, specs: CpuRowSpec[], prefix = ''): BenchRow[] {
+export function cpuRows(
+  value: LoadResult,
+  baseline: LoadResult,
+  specs: CpuRowSpec[],
+  prefix = '',
+): BenchRow[] {
   const rows: BenchRow[] = [];
   for (const spec of specs) {
     const v = cpuPerRequestUs(value, spec.value);

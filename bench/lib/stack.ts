@@ -14,6 +14,8 @@ export interface ApiOptions {
   logFile: string;
   /** Extra variables, applied last. */
   env?: NodeJS.ProcessEnv;
+  /** Extra node arguments, after `--import tsx` (e.g. `cpuProfileSetup().nodeArgs`). */
+  nodeArgs?: string[];
 }
 
 /**
@@ -25,7 +27,14 @@ export function startApi(options: ApiOptions): ManagedProcess {
   return startProcess({
     name: 'api',
     command: process.execPath,
-    args: ['--import', 'tsx', '--import', '@bursar/platform/register-telemetry', 'src/main.ts'],
+    args: [
+      '--import',
+      'tsx',
+      ...(options.nodeArgs ?? []),
+      '--import',
+      '@bursar/platform/register-telemetry',
+      'src/main.ts',
+    ],
     cwd: join(repoRoot, 'services/api'),
     env: {
       ...process.env,

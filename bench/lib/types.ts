@@ -1,3 +1,5 @@
+import type { LoadSettings } from './load.js';
+
 /** Which way a metric should move for the value to count as an improvement over the baseline. */
 export type Better = 'higher' | 'lower';
 
@@ -23,6 +25,8 @@ export interface Benchmark {
   /** Must equal the file name without `.bench.ts`; `pnpm bench <name>` selects it. */
   name: string;
   description: string;
+  /** Load settings this benchmark uses unless BENCH_* variables say otherwise (see `loadSettings`). */
+  loadDefaults?: Partial<LoadSettings>;
   /** Starts what it needs, measures, and stops everything it started, even when it throws. */
   run(): Promise<BenchRow[]>;
 }

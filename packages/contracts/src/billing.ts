@@ -130,6 +130,14 @@ export const IdempotencyKeyHeader = z.object({
     .regex(/^[\x21-\x7e]{8,128}$/, 'send an Idempotency-Key header of 8 to 128 visible ASCII characters'),
 });
 
+/**
+ * Refunds take an optional `Idempotency-Key`: with one, a retried refund is
+ * applied once and replays its first answer. Clients should always send it.
+ */
+export const OptionalIdempotencyKeyHeader = z.object({
+  'idempotency-key': IdempotencyKeyHeader.shape['idempotency-key'].optional(),
+});
+
 export const Refund = z.object({
   id: Id,
   paymentId: Id,

@@ -22,10 +22,16 @@ export interface PoolOptions {
   applicationName?: string;
   /** How long a new connection may take before failing, in ms. */
   connectionTimeoutMillis?: number;
+  /**
+   * Called when an idle pooled connection fails (PostgreSQL restarted, a
+   * network blip). The pool drops that connection and opens a new one on
+   * demand; without a listener the error would crash the process.
+   */
+  onError?: (error: Error) => void;
 }
 
 export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
-  return new pg.Pool({
+  const pool = new pg.Pool({
     connectionString: url,
     max: options.max ?? 10,
     application_name: options.applicationName ?? 'bursar',
@@ -33,6 +39,8 @@ export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
     idleTimeoutMillis: 30_000,
     types,
   });
+  pool.on('error', (error) => options.onError?.(error));
+  return pool;
 }
 
 /** A Kysely instance over a new pool; columns are snake_case in SQL and camelCase in TypeScript. */

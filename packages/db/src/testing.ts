@@ -60,9 +60,18 @@ export async function cloneTestDatabase(templateUrl: string): Promise<string> {
 export async function dropTestDatabase(url: string): Promise<void> {
   const name = decodeURIComponent(new URL(url).pathname.slice(1));
   if (!name.startsWith(TEST_DATABASE_PREFIX)) throw new Error(`refusing to drop non-test database ${name}`);
-  await withAdminClient(url, (client) =>
-    client.query(`drop database if exists ${quoteIdent(name)} with (force)`),
-  );
+  await withAdminClient(url, async (client) => {
+    // A pool's end() resolves before its sockets have closed. A plain drop waits (up to 5 s) for
+    // those sessions to finish closing; forcing at once would terminate them mid-close, and their
+    // pool would raise the termination (57P01) as an uncaught 'error' in the test process.
+    try {
+      await client.query(`drop database if exists ${quoteIdent(name)}`);
+    } catch (error) {
+      // 55006 object_in_use: someone is still connected after the wait; disconnect them.
+      if ((error as { code?: string }).code !== '55006') throw error;
+      await client.query(`drop database if exists ${quoteIdent(name)} with (force)`);
+    }
+  });
 }
 
 async function dropStaleTestDatabases(serverUrl: string): Promise<void> {

@@ -225,26 +225,51 @@ export async function voidInvoice(trx: Trx, schoolId: string, invoiceId: string,
   await settleStudent(trx, schoolId, invoice.studentId);
 }
 
-/** Deletes an invoice that never had a payment; otherwise 409 (void it instead). */
+/**
+ * Deletes an invoice issued by mistake. Only the newest number of its series
+ * can go, and its number is handed back, so invoice numbers stay gap-free;
+ * anything with payments, or older, is voided instead (409 says so).
+ */
 export async function deleteInvoice(trx: Trx, schoolId: string, invoiceId: string): Promise<void> {
   const invoice = await lockInvoice(trx, schoolId, invoiceId);
-  const paid = await trx
-    .selectFrom('allocations')
-    .select(sql<number>`count(*)::int`.as('n'))
-    .where('invoiceId', '=', invoiceId)
-    .executeTakeFirstOrThrow();
   const payments = await trx
     .selectFrom('payments')
     .select(sql<number>`count(*)::int`.as('n'))
     .where('invoiceId', '=', invoiceId)
     .executeTakeFirstOrThrow();
-  if (paid.n > 0 || payments.n > 0) {
+  const allocations = await trx
+    .selectFrom('allocations')
+    .select(sql<number>`count(*)::int`.as('n'))
+    .where('invoiceId', '=', invoiceId)
+    .executeTakeFirstOrThrow();
+  if (payments.n > 0 || allocations.n > 0) {
     throw new AppError(
       'conflict',
       `Invoice ${invoice.number} has payments recorded against it and cannot be deleted; void it instead (POST /api/invoices/${invoiceId}/void)`,
     );
   }
+  const year = Number(invoice.number.slice(4, 8));
+  const sequence = Number(invoice.number.slice(9));
+  const counter = await trx
+    .selectFrom('invoiceCounters')
+    .select('lastValue')
+    .where('schoolId', '=', schoolId)
+    .where('year', '=', year)
+    .forUpdate()
+    .executeTakeFirst();
+  if (counter?.lastValue !== sequence) {
+    throw new AppError(
+      'conflict',
+      `Invoice ${invoice.number} is not the latest in its series; deleting it would leave a gap in the numbers. Void it instead (POST /api/invoices/${invoiceId}/void)`,
+    );
+  }
   await trx.deleteFrom('invoices').where('id', '=', invoiceId).execute();
+  await trx
+    .updateTable('invoiceCounters')
+    .set({ lastValue: sequence - 1 })
+    .where('schoolId', '=', schoolId)
+    .where('year', '=', year)
+    .execute();
   await settleStudent(trx, schoolId, invoice.studentId);
 }
 

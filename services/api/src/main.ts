@@ -14,7 +14,10 @@ await runService({
       keyFile: config.JWT_KEY_FILE,
       production: config.NODE_ENV === 'production',
     });
-    const db = createDb(config.DATABASE_URL, { applicationName: 'bursar-api' });
+    const db = createDb(config.DATABASE_URL, {
+      onError: (error) => logger.warn({ err: error }, 'idle database connection failed'),
+      applicationName: 'bursar-api',
+    });
     shutdown.add('database', () => db.destroy());
     return createApp({ config, logger, db, redis, keys });
   },

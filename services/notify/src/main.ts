@@ -8,7 +8,10 @@ await runService({
   loadConfig: loadServiceConfig,
   listenOn: (config) => ({ port: config.NOTIFY_PORT }),
   async start({ config, logger, shutdown, redis }) {
-    const db = createDb(config.DATABASE_URL, { applicationName: 'bursar-notify' });
+    const db = createDb(config.DATABASE_URL, {
+      onError: (error) => logger.warn({ err: error }, 'idle database connection failed'),
+      applicationName: 'bursar-notify',
+    });
     shutdown.add('database', () => db.destroy());
     return createApp({ config, logger, db, redis });
   },

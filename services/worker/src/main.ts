@@ -8,7 +8,10 @@ await runService({
   loadConfig: loadServiceConfig,
   listenOn: (config) => ({ port: config.WORKER_PORT, host: config.WORKER_HOST }),
   async start({ config, logger, shutdown, redis }) {
-    const db = createDb(config.DATABASE_URL, { applicationName: 'bursar-worker' });
+    const db = createDb(config.DATABASE_URL, {
+      onError: (error) => logger.warn({ err: error }, 'idle database connection failed'),
+      applicationName: 'bursar-worker',
+    });
     shutdown.add('database', () => db.destroy());
     return startWorkers({ config, logger, db, redis, shutdown }).app;
   },

@@ -18,7 +18,12 @@ describe('invoices, payments, credit and refunds', async () => {
 
   const invoice = async (studentId: string, amountMinor: number, dueDate = '2026-12-10') => {
     const response = await api.request(accountant, 'POST', '/api/invoices', {
-      body: { studentId, dueDate, issueDate: '2026-11-20', lines: [{ description: 'Tuition', quantity: 1, unitAmountMinor: amountMinor }] },
+      body: {
+        studentId,
+        dueDate,
+        issueDate: '2026-11-20',
+        lines: [{ description: 'Tuition', quantity: 1, unitAmountMinor: amountMinor }],
+      },
     });
     expect(response.status, JSON.stringify(response.body)).toBe(201);
     return response.body;
@@ -29,7 +34,13 @@ describe('invoices, payments, credit and refunds', async () => {
     const second = await invoice(student, 50_000);
     expect(first.number).toMatch(/^INV-2026-\d{6}$/);
     expect(Number(second.number.slice(-6))).toBe(Number(first.number.slice(-6)) + 1);
-    expect(first).toMatchObject({ totalMinor: 100_000, paidMinor: 0, balanceMinor: 100_000, status: 'pending', currency: 'INR' });
+    expect(first).toMatchObject({
+      totalMinor: 100_000,
+      paidMinor: 0,
+      balanceMinor: 100_000,
+      status: 'pending',
+      currency: 'INR',
+    });
   });
 
   it('takes partial then full payment: partial, then paid', async () => {
@@ -63,7 +74,12 @@ describe('invoices, payments, credit and refunds', async () => {
     const over = await pay(a.id, 15_000);
     expect(over.body).toMatchObject({ appliedMinor: 10_000, creditedMinor: 5_000 });
     const afterB = await api.request(accountant, 'GET', `/api/invoices/${b.id}`);
-    expect(afterB.body).toMatchObject({ paidMinor: 5_000, balanceMinor: 3_000, status: 'partial', creditMinor: 0 });
+    expect(afterB.body).toMatchObject({
+      paidMinor: 5_000,
+      balanceMinor: 3_000,
+      status: 'partial',
+      creditMinor: 0,
+    });
 
     const refund = await api.request(accountant, 'POST', `/api/payments/${over.body.payment.id}/refunds`, {
       body: { amountMinor: 2_000, reason: 'Family asked for part back' },
@@ -81,7 +97,11 @@ describe('invoices, payments, credit and refunds', async () => {
     // Owed minus credit equals invoiced minus net paid.
     expect(totals.balanceMinor - totals.creditMinor).toBe(18_000 - 13_000);
 
-    const school = await api.request(accountant, 'GET', `/api/schools/${api.demoSchoolId}/statement?asOf=2027-03-01`);
+    const school = await api.request(
+      accountant,
+      'GET',
+      `/api/schools/${api.demoSchoolId}/statement?asOf=2027-03-01`,
+    );
     expect(school.status, JSON.stringify(school.body)).toBe(200);
     expect(school.body.studentsCount).toBe(12);
   });
@@ -93,7 +113,9 @@ describe('invoices, payments, credit and refunds', async () => {
     const del = await api.request(accountant, 'DELETE', `/api/invoices/${a.id}`);
     expect(del.status).toBe(409);
     expect(del.body.detail).toContain('void');
-    const voided = await api.request(accountant, 'POST', `/api/invoices/${a.id}/void`, { body: { reason: 'Issued twice' } });
+    const voided = await api.request(accountant, 'POST', `/api/invoices/${a.id}/void`, {
+      body: { reason: 'Issued twice' },
+    });
     expect(voided.body).toMatchObject({ status: 'void', balanceMinor: 0, creditMinor: 2_000 });
     const next = await invoice(studentId, 3_000);
     expect(next).toMatchObject({ paidMinor: 2_000, balanceMinor: 1_000, creditMinor: 0 });
@@ -107,5 +129,53 @@ describe('invoices, payments, credit and refunds', async () => {
     const accepted = results.reduce((sum, r) => sum + r.body.payment.amountMinor, 0);
     const after = await api.request(accountant, 'GET', `/api/invoices/${inv.id}`);
     expect(after.body.paidMinor + after.body.creditMinor).toBe(accepted);
+  });
+});
+
+describe('refund retries and invoice deletion', async () => {
+  const api = await createTestApi();
+  const accountant = await api.callerFor('accountant', api.demoSchoolId);
+  const studentId = DEMO_STUDENTS[4]!.id;
+  const issue = async () =>
+    (
+      await api.request(accountant, 'POST', '/api/invoices', {
+        body: {
+          studentId,
+          dueDate: '2026-12-10',
+          issueDate: '2026-11-20',
+          lines: [{ description: 'Bus', quantity: 1, unitAmountMinor: 4_000 }],
+        },
+      })
+    ).body;
+
+  it('applies a refund retried with the same Idempotency-Key once', async () => {
+    const invoice = await issue();
+    const paid = await api.request(accountant, 'POST', `/api/invoices/${invoice.id}/payments`, {
+      body: { amountMinor: 4_000, method: 'cash' },
+      headers: { 'idempotency-key': randomUUID() },
+    });
+    const key = randomUUID();
+    const refund = () =>
+      api.request(accountant, 'POST', `/api/payments/${paid.body.payment.id}/refunds`, {
+        body: { amountMinor: 1_000, reason: 'Bus not used in December' },
+        headers: { 'idempotency-key': key },
+      });
+    const [first, second] = await Promise.all([refund(), refund()]);
+    expect([first.status, second.status]).toEqual([201, 201]);
+    expect(second.body).toEqual(first.body);
+    const payment = await api.request(accountant, 'GET', `/api/payments/${paid.body.payment.id}`);
+    expect(payment.body).toMatchObject({ refundedMinor: 1_000 });
+    expect(payment.body.refunds).toHaveLength(1);
+  });
+
+  it('deletes only the newest unpaid invoice and hands its number back, keeping numbers gap-free', async () => {
+    const older = await issue();
+    const newest = await issue();
+    const refused = await api.request(accountant, 'DELETE', `/api/invoices/${older.id}`);
+    expect(refused.status).toBe(409);
+    expect(refused.body.detail).toContain('gap');
+    expect((await api.request(accountant, 'DELETE', `/api/invoices/${newest.id}`)).status).toBe(204);
+    const next = await issue();
+    expect(next.number).toBe(newest.number);
   });
 });

@@ -8,10 +8,10 @@ import {
   UpdateInvoiceBody,
   VoidInvoiceBody,
 } from '@bursar/contracts';
-import { AppError, callerOf, route } from '@bursar/platform';
+import { callerOf, route } from '@bursar/platform';
 import { requirePermission } from '../auth/permissions.js';
 import type { ApiContext } from '../context.js';
-import { readScope } from '../tenancy.js';
+import { readScope, writeSchool } from '../tenancy.js';
 import {
   createInvoice,
   deleteInvoiceById,
@@ -40,15 +40,8 @@ export function invoicesRoutes({ db, authenticate }: ApiContext): Router {
         summary: 'Issue an invoice',
         tags: ['invoices'],
       },
-      ({ body, req }) => {
-        const caller = callerOf(req);
-        // A platform admin may name the school; staff are always in their own.
-        const scope = caller.role === 'platform_admin' ? (body.schoolId ?? null) : caller.schoolId;
-        if (caller.role !== 'platform_admin' && body.schoolId !== undefined) {
-          return Promise.reject(schoolIdNotAllowed());
-        }
-        return createInvoice(db, actor(req), scope, body);
-      },
+      // The same rule as every create: staff bill their own school, a platform admin names it.
+      ({ body, req }) => createInvoice(db, actor(req), writeSchool(callerOf(req), body.schoolId), body),
     ),
   );
 
@@ -126,10 +119,4 @@ export function invoicesRoutes({ db, authenticate }: ApiContext): Router {
   );
 
   return router;
-}
-
-function schoolIdNotAllowed() {
-  return new AppError('validation_failed', 'schoolId comes from your login and cannot be set', {
-    errors: [{ path: 'body.schoolId', message: 'only a platform admin may set schoolId' }],
-  });
 }

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import {
   CreatePaymentBody,
   CreateRefundBody,
+  OptionalIdempotencyKeyHeader,
   IdParams,
   IdempotencyKeyHeader,
   InvoicePaymentList,
@@ -85,15 +86,25 @@ export function paymentsRoutes({ db, authenticate }: ApiContext): Router {
       {
         params: IdParams,
         body: CreateRefundBody,
+        headers: OptionalIdempotencyKeyHeader,
         status: 201,
         response: Refund,
         summary: 'Refund part or all of a payment',
         tags: ['payments'],
         errors: ['conflict'],
       },
-      ({ params, body, req }) => {
+      async ({ params, body, headers, req, res }) => {
         const caller = callerOf(req);
-        return createRefund(db, { caller, requestId: req.requestId }, readScope(caller), params.id, body);
+        const result = await createRefund(
+          db,
+          { caller, requestId: req.requestId },
+          readScope(caller),
+          params.id,
+          body,
+          headers['idempotency-key'],
+        );
+        if (result.replayed) res.setHeader('Idempotent-Replayed', 'true');
+        return result.body as Refund;
       },
     ),
   );

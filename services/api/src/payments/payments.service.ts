@@ -118,26 +118,37 @@ export async function recordPayment(
   );
 }
 
-export async function createRefund(db: Kysely<DB>, actor: Actor, scope: string | null, paymentId: string, body: CreateRefundBody) {
-  return db.transaction().execute(async (trx) => {
-    const before = await findPayment(trx, scope, paymentId);
+/** Refunds part of a payment; with an Idempotency-Key a retry applies once and replays the first answer. */
+export async function createRefund(
+  db: Kysely<DB>,
+  actor: Actor,
+  scope: string | null,
+  paymentId: string,
+  body: CreateRefundBody,
+  idempotencyKey?: string,
+): Promise<{ body: Refund; replayed: boolean }> {
+  const { schoolId } = await findPayment(db, scope, paymentId);
+  const work = async (trx: Transaction<DB>) => {
+    const before = await findPayment(trx, schoolId, paymentId);
     const { refundId } = await refundPayment(trx, {
-      schoolId: before.schoolId,
+      schoolId,
       paymentId,
       amountMinor: BigInt(body.amountMinor),
       reason: body.reason,
       createdBy: actor.caller.userId,
     });
-    const after = await findPayment(trx, before.schoolId, paymentId);
-    const refund = after.refunds.find((r) => r.id === refundId)!;
-    await recordAudit(trx, actor, {
-      action: 'refund.create',
-      entityType: 'payment',
-      entityId: paymentId,
-      schoolId: before.schoolId,
-      before,
-      after,
-    });
-    return refund;
-  });
+    const after = await findPayment(trx, schoolId, paymentId);
+    await recordAudit(trx, actor, { action: 'refund.create', entityType: 'payment', entityId: paymentId, schoolId, before, after });
+    return { status: 201, body: after.refunds.find((r) => r.id === refundId)! };
+  };
+  if (!idempotencyKey) {
+    const result = await db.transaction().execute(work);
+    return { body: result.body, replayed: false };
+  }
+  const result = await withIdempotency(
+    db,
+    { schoolId, scope: 'payment-refund', key: idempotencyKey, request: { paymentId, body } },
+    work,
+  );
+  return { body: result.body as Refund, replayed: result.replayed };
 }

@@ -36,8 +36,11 @@ async function snapshot(db: Kysely<DB>): Promise<Record<string, string[]>> {
   return tables;
 }
 
+// Called while the file is collected: freshDatabase registers an afterAll that drops the database,
+// and Vitest drops hooks registered from inside another hook (the database would leak).
+const { db } = await freshDatabase();
+
 describe('seedDemo', () => {
-  let db: Kysely<DB>;
   let first: SeedResult;
   let afterFirst: Record<string, string[]>;
   let second: SeedResult;
@@ -45,7 +48,6 @@ describe('seedDemo', () => {
 
   // Both runs happen once here, so each test below can run alone or in any order.
   beforeAll(async () => {
-    ({ db } = await freshDatabase());
     first = await seedDemo(db, OPTIONS);
     afterFirst = await snapshot(db);
     // Other passwords on the second run: seeding must never reset an existing password.

@@ -1,0 +1,526 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- response bodies and the OpenAPI document are walked as plain JSON */
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { MAX_AMOUNT_MINOR, type Role } from '@bursar/contracts';
+import { can, PERMISSIONS, type Permission } from './auth/permissions.js';
+import { createTestApi, type ApiResponse, type Caller } from './testing/harness.js';
+
+const ROLES: Role[] = ['platform_admin', 'school_admin', 'accountant', 'teacher', 'guardian'];
+const PROBLEM = /^application\/problem\+json/;
+
+/**
+ * The permission matrix, enforced: every role against every write route of
+ * the OpenAPI document, and every role against every read route. Allowed roles
+ * send a valid request and must succeed; other roles get 403; nobody logged in
+ * gets 401. Also: nothing a client can send makes the api answer 5xx.
+ */
+describe('role matrix', async () => {
+  const api = await createTestApi();
+  const schoolId = await api.createSchool({ name: `Matrix ${randomUUID().slice(0, 6)}` });
+  const callers = Object.fromEntries(
+    await Promise.all(
+      ROLES.map(async (role) => [role, role === 'platform_admin' ? api.admin : await api.callerFor(role, schoolId)] as const),
+    ),
+  ) as Record<Role, Caller>;
+  // Set-up rows are made by callers of their own, so the callers under test only ever act on what they are given.
+  const setupAdmin = await api.callerFor('school_admin', schoolId);
+  const setupAccountant = await api.callerFor('accountant', schoolId);
+
+  const spec = (await api.request(null, 'GET', '/api/openapi.json')).body;
+  const operation = (key: string) => {
+    const [method, path] = key.split(' ');
+    return spec.paths[path!]?.[method!.toLowerCase()];
+  };
+  const operationKeys = Object.entries<any>(spec.paths).flatMap(([path, item]) =>
+    Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`),
+  );
+
+  // ── Builders: fresh rows for each request, so one request's success cannot change another's answer ──
+  const unique = () => randomUUID().slice(0, 8);
+  let phone = 1_000_000 + Math.floor(Math.random() * 8_000_000);
+  const created = async (res: Promise<ApiResponse>) => {
+    const { status, body } = await res;
+    if (status >= 300) throw new Error(`set-up request failed: ${status} ${JSON.stringify(body)}`);
+    return body;
+  };
+  const make = {
+    klass: async () =>
+      (await created(api.request(setupAdmin, 'POST', '/api/classes', { body: { name: `C-${unique()}`, grade: '1', academicYear: '2026-27' } })))
+        .id as string,
+    student: async () =>
+      (await created(api.request(setupAdmin, 'POST', '/api/students', { body: { firstName: 'Ira', lastName: 'Das', admissionNo: `S-${unique()}` } })))
+        .id as string,
+    guardian: async () =>
+      (await created(api.request(setupAdmin, 'POST', '/api/guardians', { body: { name: 'Parent', phone: `+91981${(phone += 1)}` } }))).id as string,
+    user: async () =>
+      (
+        await created(
+          api.request(setupAdmin, 'POST', `/api/schools/${schoolId}/users`, {
+            body: { email: `u-${unique()}@matrix.test`, name: 'Staff', role: 'teacher', password: 'staff-password-9' },
+          }),
+        )
+      ).id as string,
+    feePlan: async () =>
+      (
+        await created(
+          api.request(setupAccountant, 'POST', '/api/fee-plans', {
+            body: {
+              name: `Plan ${unique()}`,
+              academicYear: '2026-27',
+              heads: [{ name: 'Tuition', amountMinor: 10_000 }],
+              instalments: [
+                { label: 'One', dueDate: '2027-01-10', sharePercent: 50 },
+                { label: 'Two', dueDate: '2027-04-10', sharePercent: 50 },
+              ],
+            },
+          }),
+        )
+      ).id as string,
+    invoice: async (studentId?: string) =>
+      (
+        await created(
+          api.request(setupAccountant, 'POST', '/api/invoices', {
+            body: {
+              studentId: studentId ?? (await make.student()),
+              dueDate: '2027-01-10',
+              lines: [{ description: 'Tuition', quantity: 1, unitAmountMinor: 10_000 }],
+            },
+          }),
+        )
+      ).id as string,
+    payment: async () => {
+      const invoiceId = await make.invoice();
+      const receipt = await created(
+        api.request(setupAccountant, 'POST', `/api/invoices/${invoiceId}/payments`, {
+          body: { amountMinor: 4_000, method: 'cash' },
+          headers: { 'idempotency-key': randomUUID() },
+        }),
+      );
+      return receipt.payment.id as string;
+    },
+    link: async () => {
+      const [studentId, guardianId] = await Promise.all([make.student(), make.guardian()]);
+      await created(api.request(setupAdmin, 'PUT', `/api/students/${studentId}/guardians/${guardianId}`, { body: { relation: 'mother' } }));
+      return `/api/students/${studentId}/guardians/${guardianId}`;
+    },
+  };
+  /** A platform admin names the school on creates; staff must not. */
+  const forCaller = (caller: Caller, body: Record<string, unknown>) =>
+    caller.role === 'platform_admin' ? { ...body, schoolId } : body;
+
+  interface Prepared {
+    path: string;
+    body?: unknown;
+    headers?: Record<string, string>;
+  }
+  interface WriteRoute {
+    /** The permission the route must be guarded by (checked against the document's `x-permission`). */
+    permission: Permission;
+    /** A valid request for `caller`, on rows made for it. */
+    prepare: (caller: Caller) => Promise<Prepared>;
+  }
+  const WRITE_ROUTES: Record<string, WriteRoute> = {
+    'POST /api/schools': {
+      permission: 'schools:create',
+      prepare: async () => ({ path: '/api/schools', body: { name: `New ${unique()}`, currency: 'MXN', timezone: 'America/Mexico_City', locale: 'es-MX' } }),
+    },
+    'PATCH /api/schools/{id}': {
+      permission: 'schools:update',
+      prepare: async () => ({ path: `/api/schools/${schoolId}`, body: { address: `Street ${unique()}` } }),
+    },
+    'DELETE /api/schools/{id}': {
+      permission: 'schools:delete',
+      // Staff aim at their own school: the strongest reason they might be let through.
+      prepare: async (caller) => ({ path: `/api/schools/${caller.role === 'platform_admin' ? await api.createSchool() : schoolId}` }),
+    },
+    'POST /api/schools/{id}/users': {
+      permission: 'users:write',
+      prepare: async () => ({
+        path: `/api/schools/${schoolId}/users`,
+        body: { email: `n-${unique()}@matrix.test`, name: 'New staff', role: 'accountant', password: 'new-password-1' },
+      }),
+    },
+    'PATCH /api/schools/{id}/users/{userId}': {
+      permission: 'users:write',
+      prepare: async () => ({ path: `/api/schools/${schoolId}/users/${await make.user()}`, body: { name: 'Renamed' } }),
+    },
+    'POST /api/classes': {
+      permission: 'classes:write',
+      prepare: async (caller) => ({ path: '/api/classes', body: forCaller(caller, { name: `C-${unique()}`, grade: '2', academicYear: '2026-27' }) }),
+    },
+    'PATCH /api/classes/{id}': {
+      permission: 'classes:write',
+      prepare: async () => ({ path: `/api/classes/${await make.klass()}`, body: { name: `Renamed ${unique()}` } }),
+    },
+    'DELETE /api/classes/{id}': {
+      permission: 'classes:write',
+      prepare: async () => ({ path: `/api/classes/${await make.klass()}` }),
+    },
+    'POST /api/students': {
+      permission: 'students:write',
+      prepare: async (caller) => ({ path: '/api/students', body: forCaller(caller, { firstName: 'New', lastName: 'Kid', admissionNo: `N-${unique()}` }) }),
+    },
+    'PATCH /api/students/{id}': {
+      permission: 'students:write',
+      prepare: async () => ({ path: `/api/students/${await make.student()}`, body: { status: 'left' } }),
+    },
+    'DELETE /api/students/{id}': {
+      permission: 'students:write',
+      prepare: async () => ({ path: `/api/students/${await make.student()}` }),
+    },
+    'POST /api/guardians': {
+      permission: 'guardians:write',
+      prepare: async (caller) => ({ path: '/api/guardians', body: forCaller(caller, { name: 'New parent', phone: `+91981${(phone += 1)}` }) }),
+    },
+    'PATCH /api/guardians/{id}': {
+      permission: 'guardians:write',
+      prepare: async () => ({ path: `/api/guardians/${await make.guardian()}`, body: { whatsappOptIn: true } }),
+    },
+    'DELETE /api/guardians/{id}': {
+      permission: 'guardians:write',
+      prepare: async () => ({ path: `/api/guardians/${await make.guardian()}` }),
+    },
+    'PUT /api/students/{id}/guardians/{guardianId}': {
+      permission: 'guardians:write',
+      prepare: async () => ({
+        path: `/api/students/${await make.student()}/guardians/${await make.guardian()}`,
+        body: { relation: 'father', isPrimaryPayer: true },
+      }),
+    },
+    'DELETE /api/students/{id}/guardians/{guardianId}': {
+      permission: 'guardians:write',
+      prepare: async () => ({ path: await make.link() }),
+    },
+    'POST /api/fee-plans': {
+      permission: 'fee_plans:write',
+      prepare: async (caller) => ({
+        path: '/api/fee-plans',
+        body: forCaller(caller, {
+          name: `Plan ${unique()}`,
+          academicYear: '2026-27',
+          heads: [{ name: 'Tuition', amountMinor: 1_000 }],
+          instalments: [{ label: 'All', dueDate: '2027-01-10', sharePercent: 100 }],
+        }),
+      }),
+    },
+    'POST /api/fee-plans/{id}/issue': {
+      permission: 'invoices:write',
+      prepare: async () => ({ path: `/api/fee-plans/${await make.feePlan()}/issue`, body: { studentIds: [await make.student()] } }),
+    },
+    'POST /api/invoices': {
+      permission: 'invoices:write',
+      prepare: async (caller) => ({
+        path: '/api/invoices',
+        body: forCaller(caller, {
+          studentId: await make.student(),
+          dueDate: '2027-02-01',
+          lines: [{ description: 'Books', quantity: 2, unitAmountMinor: 1_500 }],
+        }),
+      }),
+    },
+    'PATCH /api/invoices/{id}': {
+      permission: 'invoices:write',
+      prepare: async () => ({ path: `/api/invoices/${await make.invoice()}`, body: { notes: 'Due after the holidays', dueDate: '2027-01-20' } }),
+    },
+    'DELETE /api/invoices/{id}': {
+      permission: 'invoices:write',
+      prepare: async () => ({ path: `/api/invoices/${await make.invoice()}` }),
+    },
+    'POST /api/invoices/{id}/void': {
+      permission: 'invoices:write',
+      prepare: async () => ({ path: `/api/invoices/${await make.invoice()}/void`, body: { reason: 'Issued in error' } }),
+    },
+    'POST /api/invoices/{id}/payments': {
+      permission: 'payments:write',
+      prepare: async () => ({
+        path: `/api/invoices/${await make.invoice()}/payments`,
+        body: { amountMinor: 2_500, method: 'bank_transfer', reference: 'NEFT-1' },
+        headers: { 'idempotency-key': randomUUID() },
+      }),
+    },
+    'POST /api/payments/{id}/refunds': {
+      permission: 'refunds:write',
+      prepare: async () => ({ path: `/api/payments/${await make.payment()}/refunds`, body: { amountMinor: 1_000, reason: 'Overcharged' } }),
+    },
+  };
+
+  const writeKeys = operationKeys.filter((key) => !key.startsWith('GET ') && !key.includes(' /api/auth/'));
+  const send = (caller: Caller | null, key: string, prepared: Prepared) =>
+    api.request(caller, key.split(' ')[0]!, prepared.path, { body: prepared.body, headers: prepared.headers });
+  /** A response is one the document promises for this operation (not just `default`). */
+  const documented = (key: string, status: number) => Object.keys(operation(key)?.responses ?? {}).includes(String(status));
+  const successStatus = (key: string) => Number(Object.keys(operation(key).responses).find((code) => code.startsWith('2')));
+
+  it('has a row for every write route in the document, guarded by the permission the row names', () => {
+    expect(writeKeys.sort()).toEqual(Object.keys(WRITE_ROUTES).sort());
+    for (const [key, route] of Object.entries(WRITE_ROUTES)) {
+      expect(operation(key)?.['x-permission'], key).toBe(route.permission);
+      expect(PERMISSIONS[route.permission], key).toBeDefined();
+    }
+  });
+
+  it('lets exactly the roles PERMISSIONS names make each write: others 403, anonymous 401', async () => {
+    const failures: string[] = [];
+    for (const key of Object.keys(WRITE_ROUTES)) {
+      const route = WRITE_ROUTES[key]!;
+      for (const role of ROLES) {
+        const caller = callers[role];
+        const res = await send(caller, key, await route.prepare(caller));
+        const problem = PROBLEM.test(res.headers.get('content-type') ?? '');
+        if (can(role, route.permission)) {
+          if (res.status !== successStatus(key)) failures.push(`${role} ${key}: ${res.status} ${JSON.stringify(res.body)}`);
+        } else if (res.status !== 403 || !problem || res.body.code !== 'forbidden') {
+          failures.push(`${role} ${key}: expected 403 problem, got ${res.status} ${JSON.stringify(res.body)}`);
+        }
+        if (!documented(key, res.status)) failures.push(`${role} ${key}: ${res.status} is not in the document`);
+      }
+      const anonymous = await send(null, key, await route.prepare(api.admin));
+      if (anonymous.status !== 401 || !PROBLEM.test(anonymous.headers.get('content-type') ?? '') || anonymous.body.code !== 'unauthenticated') {
+        failures.push(`anonymous ${key}: ${anonymous.status}`);
+      }
+      const forged = await send({ ...api.admin, token: `${api.admin.token.slice(0, -4)}AAAA` }, key, await route.prepare(api.admin));
+      if (forged.status !== 401) failures.push(`forged token ${key}: ${forged.status}`);
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it('lets exactly the roles PERMISSIONS names read each route: others 403, anonymous 401', async () => {
+    const [classId, studentId, guardianId, feePlanId, userId, paymentId] = await Promise.all([
+      make.klass(),
+      make.student(),
+      make.guardian(),
+      make.feePlan(),
+      make.user(),
+      make.payment(),
+    ]);
+    const invoiceId = await make.invoice(studentId);
+    const fill = (path: string) =>
+      path
+        .replace('/api/schools/{id}', `/api/schools/${schoolId}`)
+        .replace('/api/classes/{id}', `/api/classes/${classId}`)
+        .replace('/api/students/{id}', `/api/students/${studentId}`)
+        .replace('/api/guardians/{id}', `/api/guardians/${guardianId}`)
+        .replace('/api/fee-plans/{id}', `/api/fee-plans/${feePlanId}`)
+        .replace('/api/invoices/{id}', `/api/invoices/${invoiceId}`)
+        .replace('/api/payments/{id}', `/api/payments/${paymentId}`)
+        .replace('{userId}', userId);
+    const reads = operationKeys.filter((key) => key.startsWith('GET ') && operation(key)['x-permission']);
+    expect(reads.length).toBeGreaterThanOrEqual(20);
+    const failures: string[] = [];
+    for (const key of reads) {
+      const permission: Permission = operation(key)['x-permission'];
+      const path = fill(key.slice(4));
+      expect(path, key).not.toContain('{');
+      for (const role of ROLES) {
+        const res = await api.request(callers[role], 'GET', path);
+        const expected = can(role, permission) ? 200 : 403;
+        if (res.status !== expected) failures.push(`${role} ${key}: ${res.status}, expected ${expected}`);
+        if (expected === 403 && res.body.code !== 'forbidden') failures.push(`${role} ${key}: not a forbidden problem`);
+      }
+      const anonymous = await api.request(null, 'GET', path);
+      if (anonymous.status !== 401) failures.push(`anonymous ${key}: ${anonymous.status}`);
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it('lets a teacher read students but not money, and shows a guardian no staff route', async () => {
+    const studentId = await make.student();
+    const invoiceId = await make.invoice(studentId);
+    const teacher = callers.teacher;
+    expect((await api.request(teacher, 'GET', '/api/students')).status).toBe(200);
+    expect((await api.request(teacher, 'GET', `/api/students/${studentId}`)).status).toBe(200);
+    expect((await api.request(teacher, 'GET', '/api/classes')).status).toBe(200);
+    for (const path of ['/api/invoices', `/api/invoices/${invoiceId}`, `/api/students/${studentId}/statement`, `/api/schools/${schoolId}/statement`, '/api/audit']) {
+      const res = await api.request(teacher, 'GET', path);
+      expect(res.status, path).toBe(403);
+      expect(res.headers.get('content-type')).toMatch(PROBLEM);
+    }
+    const guardian = callers.guardian;
+    for (const path of ['/api/students', `/api/students/${studentId}`, '/api/classes', '/api/guardians', '/api/schools', `/api/invoices/${invoiceId}`]) {
+      const res = await api.request(guardian, 'GET', path);
+      expect(res.status, path).toBe(403);
+      expect(res.body).toMatchObject({ status: 403, code: 'forbidden' });
+    }
+    // Still a real login: the guardian can see who they are.
+    expect((await api.request(guardian, 'GET', '/api/me')).body).toMatchObject({ role: 'guardian', schoolId });
+  });
+
+  // ── Nothing a client sends produces a 5xx ──
+
+  const BAD_VALUES: unknown[] = [
+    1e30,
+    -1e30,
+    -1,
+    0,
+    0.5,
+    Number.MAX_SAFE_INTEGER + 2,
+    MAX_AMOUNT_MINOR + 1,
+    'a\u0000b',
+    '\u0000',
+    'x'.repeat(10_000),
+    '',
+    '   ',
+    '\u202e\ud800',
+    '0000-01-01',
+    '2026-02-30',
+    '99999-01-01T00:00:00Z',
+    "'; drop table invoices; --",
+    [],
+    [1, 2],
+    {},
+    { nested: { deeper: [null] } },
+    null,
+    true,
+  ];
+
+  /** The body with the value at `path` replaced, for every leaf (array items: the first). */
+  function mutations(body: unknown): { path: string; body: unknown }[] {
+    const out: { path: string; body: unknown }[] = [];
+    const walk = (node: unknown, at: (string | number)[]) => {
+      for (const value of BAD_VALUES) {
+        if (!at.length) {
+          out.push({ path: '(body)', body: value });
+          continue;
+        }
+        const copy: any = structuredClone(body);
+        let parent = copy;
+        for (const step of at.slice(0, -1)) parent = parent[step];
+        parent[at.at(-1)!] = value;
+        out.push({ path: at.join('.'), body: copy });
+      }
+      if (Array.isArray(node)) {
+        if (node.length) walk(node[0], [...at, 0]);
+      } else if (node && typeof node === 'object') {
+        for (const key of Object.keys(node)) walk((node as Record<string, unknown>)[key], [...at, key]);
+      }
+    };
+    walk(body, []);
+    return out;
+  }
+
+  it('never answers 5xx to malformed bodies on any POST, PATCH or PUT', async () => {
+    const failures: string[] = [];
+    const bodyRoutes = Object.keys(WRITE_ROUTES).filter((key) => !key.startsWith('DELETE '));
+    for (const key of bodyRoutes) {
+      for (const caller of [api.admin, callers.school_admin]) {
+        if (!can(caller.role, WRITE_ROUTES[key]!.permission)) continue;
+        const prepared = await WRITE_ROUTES[key]!.prepare(caller);
+        const cases = [
+          ...mutations(prepared.body ?? {}),
+          { path: 'extra key', body: { ...(prepared.body as object), surprise: 1 } },
+          { path: '__proto__', body: JSON.parse('{"__proto__": {"role": "platform_admin"}, "constructor": {"prototype": {}}}') },
+          { path: 'array of bodies', body: [prepared.body] },
+          { path: 'raw: truncated JSON', body: '{"a":' },
+          { path: 'raw: deep nesting', body: `${'['.repeat(5_000)}${']'.repeat(5_000)}` },
+          { path: 'raw: not JSON', body: 'amountMinor=1' },
+        ];
+        for (const { path, body } of cases) {
+          const res = await api.request(caller, key.split(' ')[0]!, prepared.path, {
+            body,
+            // A payment needs a new key per attempt, or it replays (or refuses) the first.
+            headers: prepared.headers ? { 'idempotency-key': randomUUID() } : undefined,
+          });
+          if (res.status >= 500) failures.push(`${caller.role} ${key} ${path}=${JSON.stringify(body).slice(0, 60)}: ${res.status} ${JSON.stringify(res.body)}`);
+        }
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it('never answers 5xx to amounts at the limits, where sums could pass what a JavaScript number holds', async () => {
+    const studentId = await make.student();
+    const maxLine = { description: 'Max', quantity: 10_000, unitAmountMinor: MAX_AMOUNT_MINOR };
+    const cases: [Caller, string, string, unknown][] = [
+      // One line of 10,000 × 10^13 is 10^17 minor units; 100 of them overflow a PostgreSQL bigint.
+      [setupAccountant, 'POST', '/api/invoices', { studentId, dueDate: '2027-01-01', lines: [maxLine] }],
+      [setupAccountant, 'POST', '/api/invoices', { studentId, dueDate: '2027-01-01', lines: Array.from({ length: 100 }, () => maxLine) }],
+      [setupAccountant, 'PATCH', `/api/invoices/${await make.invoice()}`, { lines: Array.from({ length: 100 }, () => maxLine) }],
+      [
+        setupAccountant,
+        'POST',
+        '/api/fee-plans',
+        {
+          name: `Huge ${unique()}`,
+          academicYear: '2026-27',
+          heads: Array.from({ length: 50 }, (_, i) => ({ name: `Head ${i}`, amountMinor: MAX_AMOUNT_MINOR })),
+          instalments: [{ label: 'All', dueDate: '2027-01-10', sharePercent: 100 }],
+        },
+      ],
+    ];
+    const failures: string[] = [];
+    for (const [caller, method, path, body] of cases) {
+      const res = await api.request(caller, method, path, { body });
+      if (res.status >= 500) failures.push(`${method} ${path} (${JSON.stringify(body).length} bytes): ${res.status} ${JSON.stringify(res.body)}`);
+    }
+    // Whatever was accepted, the lists and statements that sum it must still answer.
+    for (const path of [`/api/students/${studentId}/statement`, `/api/schools/${schoolId}/statement`, '/api/invoices?limit=200', '/api/fee-plans?limit=200', `/api/students/${studentId}`]) {
+      const res = await api.request(setupAccountant, 'GET', path);
+      if (res.status >= 500) failures.push(`GET ${path} afterwards: ${res.status} ${JSON.stringify(res.body)}`);
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it('never answers 5xx to malformed ids in the path, headers or query', async () => {
+    const failures: string[] = [];
+    const badIds = ['not-a-uuid', '1', '00000000-0000-0000-0000-00000000000g', `${randomUUID()}x`, '%00', '%E0%A4%A', "'%20OR%201=1--", 'x'.repeat(2_000)];
+    const idRoutes = operationKeys.filter((key) => key.includes('{') && !key.includes(' /api/auth/'));
+    for (const key of idRoutes) {
+      const [method, template] = key.split(' ') as [string, string];
+      for (const bad of badIds) {
+        const path = template.replace(/\{\w+\}/g, bad);
+        const res = await api.request(api.admin, method, path, {
+          body: method === 'GET' || method === 'DELETE' ? undefined : {},
+          headers: { 'idempotency-key': randomUUID() },
+        });
+        if (res.status >= 500) failures.push(`${method} ${path.slice(0, 80)}: ${res.status} ${JSON.stringify(res.body)}`);
+        // A plainly malformed id is a validation error, not "not found".
+        if (bad === 'not-a-uuid' && res.status !== 422) failures.push(`${method} ${path}: ${res.status}, expected 422`);
+      }
+    }
+    const invoiceId = await make.invoice();
+    for (const key of ['', 'short', ' spaced key ', 'ü'.repeat(20), 'x'.repeat(300)]) {
+      const res = await api.request(setupAccountant, 'POST', `/api/invoices/${invoiceId}/payments`, {
+        body: { amountMinor: 1, method: 'cash' },
+        headers: { 'idempotency-key': key },
+      });
+      if (res.status !== 422) failures.push(`Idempotency-Key ${JSON.stringify(key.slice(0, 20))}: ${res.status}`);
+    }
+    const studentId = await make.student();
+    const queries = [
+      '/api/invoices?limit=1e30',
+      '/api/invoices?offset=-1',
+      '/api/invoices?limit=10&limit=20',
+      '/api/invoices?dueFrom=2026-02-30',
+      '/api/invoices?dueFrom=0000-01-01',
+      '/api/invoices?status[]=paid',
+      '/api/students?q=%00',
+      '/api/students?q=%25%5F%5C',
+      '/api/students?sort=__proto__',
+      '/api/guardians?whatsappOptIn=yes',
+      '/api/classes?schoolId=not-a-uuid',
+      '/api/audit?entityId=%00',
+      `/api/audit?entityType=${'x'.repeat(5_000)}`,
+      `/api/students/${studentId}/statement?asOf=0000-01-01`,
+      `/api/students/${studentId}/statement?asOf=9999-12-31`,
+      `/api/students/${studentId}/statement?from=2027-01-01&to=2026-01-01`,
+      `/api/schools/${schoolId}/statement?asOf=0000-01-01`,
+      `/api/schools/${schoolId}/statement?asOf=2026-13-01`,
+      `/api/schools/${schoolId}/statement?offset=1000000&limit=200`,
+    ];
+    for (const path of queries) {
+      const res = await api.request(api.admin, 'GET', path);
+      if (res.status >= 500) failures.push(`GET ${path.slice(0, 100)}: ${res.status} ${JSON.stringify(res.body)}`);
+    }
+    for (const [contentType, body] of [
+      ['text/plain', '{"name":"x"}'],
+      ['application/x-www-form-urlencoded', 'name=x'],
+      ['application/json; charset=latin1', '{"name":"x"}'],
+    ] as const) {
+      const res = await api.request(setupAdmin, 'POST', '/api/classes', { body, headers: { 'content-type': contentType } });
+      if (res.status >= 500) failures.push(`POST /api/classes as ${contentType}: ${res.status}`);
+    }
+    const huge = await api.request(setupAdmin, 'POST', '/api/classes', { body: { name: 'x'.repeat(3_000_000) } });
+    if (huge.status >= 500) failures.push(`3 MB body: ${huge.status}`);
+    expect(failures).toEqual([]);
+  });
+});
