@@ -12,14 +12,15 @@ const root = fileURLToPath(new URL('..', import.meta.url));
  * on its own ports, database and queue prefix so it never meets a developer's
  * running stack.
  */
-describe('the stack behind Caddy', () => {
+describe('the stack behind Caddy', async () => {
+  // At collection time, not in beforeAll: freshDatabase registers the afterAll that drops it.
+  const { url: databaseUrl } = await freshDatabase();
   let child: ChildProcess;
   let output = '';
   let base = '';
   const ports: Record<string, string> = {};
 
   beforeAll(async () => {
-    const { url: databaseUrl } = await freshDatabase();
     for (const spec of SERVICES) ports[spec.portVar] = String(await freePort());
     ports.BURSAR_PORT = String(await freePort());
     base = `http://127.0.0.1:${ports.BURSAR_PORT}`;

@@ -24,12 +24,14 @@
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { migrate } from '../../packages/db/src/cli.js';
 import { createPool, databaseName, withDatabase } from '../../packages/db/src/pool.js';
+import { processCpuSeconds } from './cpu.js';
 
 type Pool = ReturnType<typeof createPool>;
 const connectClient = (pool: Pool) => pool.connect();
@@ -822,6 +824,11 @@ export interface GenerateReport {
   plan: Plan;
   tables: { table: string; rows: number; ms: number }[];
   totalMs: number;
+  /**
+   * CPU seconds the generating PostgreSQL backend used (undefined without procfs or on a remote
+   * server): what generation costs regardless of what else the machine is doing, unlike `totalMs`.
+   */
+  backendCpuSec?: number;
 }
 
 function logStep(log: (line: string) => void, name: string, rows: number | undefined, ms: number): void {
@@ -845,6 +852,9 @@ export async function generate(options: GenerateOptions): Promise<GenerateReport
   const started = performance.now();
   const tables: GenerateReport['tables'] = [];
   const client = await connectClient(pool);
+  const { rows: backend } = await client.query<{ pid: number }>('select pg_backend_pid() as pid');
+  const backendPid = backend[0]!.pid;
+  const cpuAtStart = processCpuSeconds(backendPid);
   try {
     await client.query('begin');
     // generate_series row estimates make the planner JIT-compile these one-off statements, which costs
@@ -909,7 +919,23 @@ export async function generate(options: GenerateOptions): Promise<GenerateReport
   } finally {
     await pool.end();
   }
-  return { plan, tables, totalMs: performance.now() - started };
+  // The pool had one connection, so one backend did all of it.
+  const cpuAtEnd = processCpuSeconds(backendPid);
+  return {
+    plan,
+    tables,
+    totalMs: performance.now() - started,
+    ...(cpuAtStart !== undefined && cpuAtEnd !== undefined ? { backendCpuSec: cpuAtEnd - cpuAtStart } : {}),
+  };
+}
+
+function describeReport(report: GenerateReport): string {
+  const rows = report.tables.reduce((total, t) => total + t.rows, 0);
+  const cpu =
+    report.backendCpuSec === undefined
+      ? ''
+      : `; the PostgreSQL backend used ${report.backendCpuSec.toFixed(1)} CPU-s`;
+  return `${rows} rows in ${(report.totalMs / 1000).toFixed(1)} s${cpu} (1-minute load average now ${loadavg()[0]?.toFixed(1)})`;
 }
 
 export interface EnsureOptions {
@@ -985,7 +1011,7 @@ export async function ensureGenerated(options: EnsureOptions): Promise<{ reused:
   await dropDatabase(options.databaseUrl);
   await migrate(options.databaseUrl);
   const report = await generate({ scale: options.scale, seed, databaseUrl: options.databaseUrl, log });
-  log(`  generated in ${(report.totalMs / 1000).toFixed(1)} s`);
+  log(`  generated ${describeReport(report)}`);
   return { reused: false };
 }
 
@@ -1045,8 +1071,7 @@ async function main(): Promise<void> {
     reset: values.reset,
     log: console.log,
   });
-  const rows = report.tables.reduce((total, t) => total + t.rows, 0);
-  console.log(`done: ${rows} rows in ${(report.totalMs / 1000).toFixed(1)} s`);
+  console.log(`done: ${describeReport(report)}`);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

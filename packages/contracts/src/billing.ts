@@ -5,6 +5,7 @@ import {
   Id,
   IsoDate,
   IsoDateTime,
+  MAX_AMOUNT_MINOR,
   PaginationQuery,
   PositiveAmountMinor,
   paginated,
@@ -27,13 +28,33 @@ export const InvoiceLineInput = z.strictObject({
 });
 export type InvoiceLineInput = z.infer<typeof InvoiceLineInput>;
 
+/**
+ * An invoice's lines (1 to 100). Their total is one money amount, so it is
+ * held to MAX_AMOUNT_MINOR like any other: 10,000 × the largest unit amount
+ * would not fit a JavaScript number (a 500 on every later read of the invoice).
+ */
+export const InvoiceLinesInput = z
+  .array(InvoiceLineInput)
+  .min(1)
+  .max(100)
+  .refine(
+    (lines) =>
+      lines.reduce((sum, line) => sum + BigInt(line.quantity) * BigInt(line.unitAmountMinor), 0n) <=
+      BigInt(MAX_AMOUNT_MINOR),
+    {
+      message: `the invoice total may not exceed ${MAX_AMOUNT_MINOR} minor units`,
+      // Only over valid lines: BigInt() throws on a fractional quantity.
+      when: (payload) => payload.issues.length === 0,
+    },
+  );
+
 /** `POST /api/invoices`. `schoolId` only from a platform admin; the number and totals are the server's. */
 export const CreateInvoiceBody = z.strictObject({
   studentId: Id,
   dueDate: IsoDate,
   /** Defaults to today in the school's time zone. */
   issueDate: IsoDate.optional(),
-  lines: z.array(InvoiceLineInput).min(1).max(100),
+  lines: InvoiceLinesInput,
   notes: z.string().trim().max(2000).optional(),
   schoolId: Id.optional(),
 });
@@ -43,7 +64,7 @@ export type CreateInvoiceBody = z.infer<typeof CreateInvoiceBody>;
 export const UpdateInvoiceBody = z
   .strictObject({
     dueDate: IsoDate.optional(),
-    lines: z.array(InvoiceLineInput).min(1).max(100).optional(),
+    lines: InvoiceLinesInput.optional(),
     notes: z.string().trim().max(2000).nullable().optional(),
   })
   .refine((body) => Object.keys(body).length > 0, 'send at least one field to change');

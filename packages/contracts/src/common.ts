@@ -35,8 +35,12 @@ export type CurrencyCode = z.infer<typeof CurrencyCode>;
 export const Money = z.strictObject({ amountMinor: AmountMinor, currency: CurrencyCode });
 export type Money = z.infer<typeof Money>;
 
-/** A calendar date, `YYYY-MM-DD` (ISO 8601), that must exist. */
-export const IsoDate = z.iso.date();
+/**
+ * A calendar date, `YYYY-MM-DD` (ISO 8601), that must exist. Year 0000 is
+ * valid ISO 8601 but not a date PostgreSQL accepts, so it is a 422 here rather
+ * than a 500 from the database.
+ */
+export const IsoDate = z.iso.date().refine((date) => !date.startsWith('0000-'), 'the year must be 0001 or later');
 /** An instant, ISO 8601 with an offset (`2026-11-22T10:00:00Z`). */
 export const IsoDateTime = z.iso.datetime({ offset: true });
 

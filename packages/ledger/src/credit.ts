@@ -33,7 +33,11 @@ export function unallocatedPayments(trx: Trx, studentId: string) {
     ])
     .where('payments.studentId', '=', studentId)
     .groupBy('payments.id')
-    .having(sql`payments.amount_minor - payments.refunded_minor - coalesce(sum(allocations.amount_minor), 0)`, '>', 0)
+    .having(
+      sql`payments.amount_minor - payments.refunded_minor - coalesce(sum(allocations.amount_minor), 0)`,
+      '>',
+      0,
+    )
     .orderBy('payments.paidAt')
     .orderBy('payments.id')
     .execute();
@@ -73,7 +77,13 @@ export async function applyCredit(trx: Trx, schoolId: string, studentId: string)
       const take = minBig(minBig(due, available), credit);
       await trx
         .insertInto('allocations')
-        .values({ schoolId, paymentId: sources[source]!.id, invoiceId: invoice.id, amountMinor: take, kind: 'credit' })
+        .values({
+          schoolId,
+          paymentId: sources[source]!.id,
+          invoiceId: invoice.id,
+          amountMinor: take,
+          kind: 'credit',
+        })
         .execute();
       await trx
         .updateTable('invoices')

@@ -16,7 +16,11 @@ export interface FeePlanShape {
  * amount (the last instalment absorbs rounding, so instalments add up to the
  * head exactly), and the sibling discount when it applies.
  */
-export function instalmentLines(plan: FeePlanShape, instalmentIndex: number, sibling: boolean): InvoiceLineInput[] {
+export function instalmentLines(
+  plan: FeePlanShape,
+  instalmentIndex: number,
+  sibling: boolean,
+): InvoiceLineInput[] {
   const shares = plan.instalments.map((instalment) => instalment.shareBps);
   const instalment = plan.instalments[instalmentIndex]!;
   const lines: InvoiceLineInput[] = plan.heads.map((head) => ({
@@ -51,7 +55,9 @@ async function discountedSiblings(trx: Trx, schoolId: string, studentIds: string
     .innerJoin('students as s', 's.id', 'sg.studentId')
     .select([
       's.id',
-      sql<number>`row_number() over (partition by sg.guardian_id order by s.admission_no, s.id)::int`.as('birthOrder'),
+      sql<number>`row_number() over (partition by sg.guardian_id order by s.admission_no, s.id)::int`.as(
+        'birthOrder',
+      ),
     ])
     .where('sg.schoolId', '=', schoolId)
     .where('sg.isPrimaryPayer', '=', true)

@@ -27,6 +27,19 @@ export function lineAmount(line: InvoiceLineInput): bigint {
   return BigInt(line.quantity) * line.unitAmountMinor;
 }
 
+/** The `invoice_lines` rows of an invoice, in order, with their computed amounts. */
+function lineRows(invoiceId: string, lines: InvoiceLineInput[]) {
+  return lines.map((line, position) => ({
+    invoiceId,
+    position,
+    description: line.description,
+    feeHead: line.feeHead ?? null,
+    quantity: line.quantity,
+    unitAmountMinor: line.unitAmountMinor,
+    amountMinor: lineAmount(line),
+  }));
+}
+
 export function totalOf(lines: InvoiceLineInput[]): bigint {
   const total = lines.reduce((sum, line) => sum + lineAmount(line), 0n);
   if (total < 0n) throw new AppError('validation_failed', 'An invoice total cannot be negative');
@@ -38,12 +51,19 @@ export function totalOf(lines: InvoiceLineInput[]): bigint {
  * counter row stays locked until the transaction ends, so numbers are
  * gap-free: a rolled-back transaction gives its numbers back.
  */
-export async function reserveInvoiceNumbers(trx: Trx, schoolId: string, year: number, count: number): Promise<string[]> {
+export async function reserveInvoiceNumbers(
+  trx: Trx,
+  schoolId: string,
+  year: number,
+  count: number,
+): Promise<string[]> {
   const row = await trx
     .insertInto('invoiceCounters')
     .values({ schoolId, year, lastValue: count })
     .onConflict((oc) =>
-      oc.columns(['schoolId', 'year']).doUpdateSet({ lastValue: sql`invoice_counters.last_value + ${count}` }),
+      oc
+        .columns(['schoolId', 'year'])
+        .doUpdateSet({ lastValue: sql`invoice_counters.last_value + ${count}` }),
     )
     .returning('lastValue')
     .executeTakeFirstOrThrow();
@@ -93,19 +113,7 @@ export async function insertInvoices(trx: Trx, inputs: IssueInvoiceInput[]): Pro
       .execute();
     await trx
       .insertInto('invoiceLines')
-      .values(
-        group.flatMap((input, i) =>
-          input.lines.map((line, position) => ({
-            invoiceId: rows[i]!.id,
-            position,
-            description: line.description,
-            feeHead: line.feeHead ?? null,
-            quantity: line.quantity,
-            unitAmountMinor: line.unitAmountMinor,
-            amountMinor: lineAmount(line),
-          })),
-        ),
-      )
+      .values(group.flatMap((input, i) => lineRows(rows[i]!.id, input.lines)))
       .execute();
     ids.push(...rows.map((row) => row.id));
   }
@@ -136,23 +144,13 @@ export async function replaceInvoiceLines(
       .where('invoiceId', '=', invoiceId)
       .executeTakeFirstOrThrow();
     if (payments.n > 0 || invoice.paidMinor !== 0n) {
-      throw new AppError('conflict', 'This invoice has payments; its lines can no longer change. Void it and issue a new one.');
+      throw new AppError(
+        'conflict',
+        'This invoice has payments; its lines can no longer change. Void it and issue a new one.',
+      );
     }
     await trx.deleteFrom('invoiceLines').where('invoiceId', '=', invoiceId).execute();
-    await trx
-      .insertInto('invoiceLines')
-      .values(
-        changes.lines.map((line, position) => ({
-          invoiceId,
-          position,
-          description: line.description,
-          feeHead: line.feeHead ?? null,
-          quantity: line.quantity,
-          unitAmountMinor: line.unitAmountMinor,
-          amountMinor: lineAmount(line),
-        })),
-      )
-      .execute();
+    await trx.insertInto('invoiceLines').values(lineRows(invoiceId, changes.lines)).execute();
   }
   await trx
     .updateTable('invoices')
@@ -192,7 +190,12 @@ export async function lockInvoice(trx: Trx, schoolId: string, invoiceId: string)
  * Voids an invoice. Money already applied to it goes back to the payments it
  * came from, so it becomes the student's credit and moves to their next open invoice.
  */
-export async function voidInvoice(trx: Trx, schoolId: string, invoiceId: string, reason: string): Promise<void> {
+export async function voidInvoice(
+  trx: Trx,
+  schoolId: string,
+  invoiceId: string,
+  reason: string,
+): Promise<void> {
   const invoice = await lockInvoice(trx, schoolId, invoiceId);
   if (invoice.voidedAt) throw new AppError('conflict', 'This invoice is already void');
   const applied = await trx
@@ -212,7 +215,12 @@ export async function voidInvoice(trx: Trx, schoolId: string, invoiceId: string,
   }
   await trx
     .updateTable('invoices')
-    .set({ voidedAt: new Date(), voidReason: reason, paidMinor: sql`paid_minor - ${released}`, updatedAt: new Date() })
+    .set({
+      voidedAt: new Date(),
+      voidReason: reason,
+      paidMinor: sql`paid_minor - ${released}`,
+      updatedAt: new Date(),
+    })
     .where('id', '=', invoiceId)
     .execute();
   if (released > 0n) {

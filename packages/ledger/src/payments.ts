@@ -26,10 +26,14 @@ export interface ApplyPaymentInput {
  * next open invoice (oldest due first). Used for manual payments (api) and
  * provider payments (worker) alike.
  */
-export async function applyPayment(trx: Trx, input: ApplyPaymentInput): Promise<{ paymentId: string; appliedMinor: bigint; creditedMinor: bigint }> {
+export async function applyPayment(
+  trx: Trx,
+  input: ApplyPaymentInput,
+): Promise<{ paymentId: string; appliedMinor: bigint; creditedMinor: bigint }> {
   if (input.amountMinor <= 0n) throw new AppError('validation_failed', 'A payment must be a positive amount');
   const invoice = await lockInvoice(trx, input.schoolId, input.invoiceId);
-  if (invoice.voidedAt) throw new AppError('conflict', `Invoice ${invoice.number} is void and cannot take payments`);
+  if (invoice.voidedAt)
+    throw new AppError('conflict', `Invoice ${invoice.number} is void and cannot take payments`);
   const payment = await trx
     .insertInto('payments')
     .values({
@@ -52,7 +56,13 @@ export async function applyPayment(trx: Trx, input: ApplyPaymentInput): Promise<
   if (applied > 0n) {
     await trx
       .insertInto('allocations')
-      .values({ schoolId: input.schoolId, paymentId: payment.id, invoiceId: invoice.id, amountMinor: applied, kind: 'payment' })
+      .values({
+        schoolId: input.schoolId,
+        paymentId: payment.id,
+        invoiceId: invoice.id,
+        amountMinor: applied,
+        kind: 'payment',
+      })
       .execute();
     await trx
       .updateTable('invoices')
@@ -79,7 +89,13 @@ export async function applyPayment(trx: Trx, input: ApplyPaymentInput): Promise<
  */
 export async function refundPayment(
   trx: Trx,
-  input: { schoolId: string; paymentId: string; amountMinor: bigint; reason: string; createdBy?: string | null },
+  input: {
+    schoolId: string;
+    paymentId: string;
+    amountMinor: bigint;
+    reason: string;
+    createdBy?: string | null;
+  },
 ): Promise<{ refundId: string; fromCreditMinor: bigint }> {
   const found = await trx
     .selectFrom('payments')
@@ -122,7 +138,13 @@ export async function refundPayment(
     const take = minBig(rest, row.net);
     await trx
       .insertInto('allocations')
-      .values({ schoolId: input.schoolId, paymentId: payment.id, invoiceId: row.invoiceId, amountMinor: -take, kind: 'refund' })
+      .values({
+        schoolId: input.schoolId,
+        paymentId: payment.id,
+        invoiceId: row.invoiceId,
+        amountMinor: -take,
+        kind: 'refund',
+      })
       .execute();
     await trx
       .updateTable('invoices')

@@ -94,7 +94,10 @@ export async function studentStatement(
       ...invoice,
       payments: payments
         .filter((payment) => payment.invoiceId === invoice.id)
-        .map((payment) => ({ ...payment, refunds: refunds.filter((refund) => refund.paymentId === payment.id) })),
+        .map((payment) => ({
+          ...payment,
+          refunds: refunds.filter((refund) => refund.paymentId === payment.id),
+        })),
     })),
   };
 }

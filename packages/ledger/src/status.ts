@@ -11,9 +11,7 @@ import { sql, type RawBuilder } from 'kysely';
  * Expects the query to have `invoices` and `schools` in scope.
  */
 export function invoiceStatusSql(asOf?: string): RawBuilder<string> {
-  const today = asOf
-    ? sql`${asOf}::date`
-    : sql`(now() at time zone schools.timezone)::date`;
+  const today = asOf ? sql`${asOf}::date` : sql`(now() at time zone schools.timezone)::date`;
   return sql<string>`case
     when invoices.voided_at is not null then 'void'
     when invoices.total_minor - invoices.paid_minor + invoices.refunded_minor <= 0 then 'paid'

@@ -131,6 +131,11 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       appError = new AppError('unsupported_media_type', 'The request body encoding is not supported');
     else if (parserType === 'request.aborted')
       appError = new AppError('malformed_json', 'The request was aborted');
+    // The router cannot percent-decode a path parameter (`/api/invoices/%E0%A4%A`): a malformed id, so 422.
+    else if (error instanceof URIError)
+      appError = new AppError('validation_failed', 'The request path is not valid percent-encoding', {
+        errors: [{ path: 'params', message: 'not valid percent-encoding' }],
+      });
     else {
       (req.log ?? logger).error({ err: error, request_id: req.requestId }, 'unhandled error');
       appError = new AppError('internal_error', `Something went wrong; quote request id ${req.requestId}`);
