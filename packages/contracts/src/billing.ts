@@ -140,7 +140,9 @@ export const CreatePaymentBody = z.strictObject({
   paidAt: IsoDateTime.refine(
     (value) => Date.parse(value) <= Date.now() + 5 * 60_000,
     'cannot be in the future',
-  ).optional(),
+  )
+    .refine((value) => Date.parse(value) >= Date.UTC(2000, 0, 1), 'must be in 2000 or later')
+    .optional(),
 });
 export type CreatePaymentBody = z.infer<typeof CreatePaymentBody>;
 

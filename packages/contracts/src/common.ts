@@ -40,7 +40,9 @@ export type Money = z.infer<typeof Money>;
  * valid ISO 8601 but not a date PostgreSQL accepts, so it is a 422 here rather
  * than a 500 from the database.
  */
-export const IsoDate = z.iso.date().refine((date) => !date.startsWith('0000-'), 'the year must be 0001 or later');
+export const IsoDate = z.iso
+  .date()
+  .refine((date) => !date.startsWith('0000-'), 'the year must be 0001 or later');
 /** An instant, ISO 8601 with an offset (`2026-11-22T10:00:00Z`). */
 export const IsoDateTime = z.iso.datetime({ offset: true });
 

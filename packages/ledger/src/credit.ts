@@ -130,6 +130,27 @@ export async function refreshStudentTotals(trx: Trx, studentId: string): Promise
       (select coalesce(sum(amount_minor), 0)::bigint as paid, coalesce(sum(refunded_minor), 0)::bigint as refunded
          from payments where student_id = ${studentId}) p
     where students.id = ${studentId}`.execute(trx);
+  await assertReportable(trx, studentId);
+}
+
+/**
+ * Statements send money as JSON numbers, exact only up to 2^53 − 1. A change
+ * that would take a school's totals past that is refused (and rolled back)
+ * rather than accepted and then unreportable. Checked across the school, so
+ * every student's totals are covered too.
+ */
+async function assertReportable(trx: Trx, studentId: string): Promise<void> {
+  const { rows } = await sql<{ invoiced: string; paid: string }>`
+    select coalesce(sum(invoiced_minor), 0)::text as invoiced, coalesce(sum(paid_minor), 0)::text as paid
+      from students where school_id = (select school_id from students where id = ${studentId})`.execute(trx);
+  const limit = BigInt(Number.MAX_SAFE_INTEGER);
+  const totals = rows[0]!;
+  if (BigInt(totals.invoiced) > limit || BigInt(totals.paid) > limit) {
+    throw new AppError(
+      'validation_failed',
+      "This would take the school's totals past what Bursar can report exactly (2^53 − 1 minor units)",
+    );
+  }
 }
 
 /**

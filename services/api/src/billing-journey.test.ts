@@ -18,9 +18,16 @@ describe('billing journey: a new school from onboarding to statements', async ()
   it('onboards a school, bills, collects, credits, refunds, reports and issues a fee plan', async () => {
     // ── Platform admin logs in with email and password and creates the school ──
     const adminTokens = await api.login(ADMIN_EMAIL, ADMIN_PASSWORD);
-    const adminMe = await api.request(null, 'GET', '/api/me', { headers: { authorization: `Bearer ${adminTokens.accessToken}` } });
+    const adminMe = await api.request(null, 'GET', '/api/me', {
+      headers: { authorization: `Bearer ${adminTokens.accessToken}` },
+    });
     expect(adminMe.body).toMatchObject({ email: ADMIN_EMAIL, role: 'platform_admin' });
-    const admin: Caller = { token: adminTokens.accessToken, role: 'platform_admin', userId: adminMe.body.id, schoolId: null };
+    const admin: Caller = {
+      token: adminTokens.accessToken,
+      role: 'platform_admin',
+      userId: adminMe.body.id,
+      schoolId: null,
+    };
 
     const schoolRes = await api.request(admin, 'POST', '/api/schools', {
       body: { name: `Sunrise Public School ${tag}`, currency: 'INR', timezone: 'Asia/Kolkata' },
@@ -61,7 +68,12 @@ describe('billing journey: a new school from onboarding to statements', async ()
         body: { firstName, lastName: 'Sharma', admissionNo, classId: inClass ? classId : null },
       });
       expect(res.status, JSON.stringify(res.body)).toBe(201);
-      expect(res.body).toMatchObject({ schoolId, classId: inClass ? classId : null, status: 'active', creditMinor: 0 });
+      expect(res.body).toMatchObject({
+        schoolId,
+        classId: inClass ? classId : null,
+        status: 'active',
+        creditMinor: 0,
+      });
       return res.body.id as string;
     };
     const asha = await newStudent('Asha', 'ADM-001', true); // the one the money story follows
@@ -73,13 +85,23 @@ describe('billing journey: a new school from onboarding to statements', async ()
     });
     expect(guardianRes.status, JSON.stringify(guardianRes.body)).toBe(201);
     // Stored as E.164 whatever spacing was typed.
-    expect(guardianRes.body).toMatchObject({ schoolId, phone: '+919876543210', whatsappOptIn: true, preferredLanguage: 'hi' });
+    expect(guardianRes.body).toMatchObject({
+      schoolId,
+      phone: '+919876543210',
+      whatsappOptIn: true,
+      preferredLanguage: 'hi',
+    });
     const guardianId: string = guardianRes.body.id;
 
     for (const studentId of [asha, bala]) {
-      const link = await api.request(schoolAdmin, 'PUT', `/api/students/${studentId}/guardians/${guardianId}`, {
-        body: { relation: 'mother', isPrimaryPayer: true },
-      });
+      const link = await api.request(
+        schoolAdmin,
+        'PUT',
+        `/api/students/${studentId}/guardians/${guardianId}`,
+        {
+          body: { relation: 'mother', isPrimaryPayer: true },
+        },
+      );
       expect(link.status, JSON.stringify(link.body)).toBe(200);
       expect(link.body).toMatchObject({ studentId, guardianId, relation: 'mother', isPrimaryPayer: true });
     }
@@ -101,10 +123,22 @@ describe('billing journey: a new school from onboarding to statements', async ()
 
     const invoice = async (studentId: string, amountMinor: number, issueDate: string, dueDate: string) => {
       const res = await api.request(accountant, 'POST', '/api/invoices', {
-        body: { studentId, issueDate, dueDate, lines: [{ description: 'Tuition', feeHead: 'Tuition', quantity: 1, unitAmountMinor: amountMinor }] },
+        body: {
+          studentId,
+          issueDate,
+          dueDate,
+          lines: [{ description: 'Tuition', feeHead: 'Tuition', quantity: 1, unitAmountMinor: amountMinor }],
+        },
       });
       expect(res.status, JSON.stringify(res.body)).toBe(201);
-      expect(res.body).toMatchObject({ schoolId, studentId, currency: 'INR', totalMinor: amountMinor, issueDate, dueDate });
+      expect(res.body).toMatchObject({
+        schoolId,
+        studentId,
+        currency: 'INR',
+        totalMinor: amountMinor,
+        issueDate,
+        dueDate,
+      });
       return res.body;
     };
     const pay = async (invoiceId: string, amountMinor: number) => {
@@ -126,11 +160,24 @@ describe('billing journey: a new school from onboarding to statements', async ()
     expect(inv1).toMatchObject({ paidMinor: 0, refundedMinor: 0, balanceMinor: 100_000, creditMinor: 0 });
     expect(inv1.number).toMatch(/^INV-2026-\d{6}$/);
     expect(inv1.lines).toEqual([
-      { description: 'Tuition', feeHead: 'Tuition', quantity: 1, unitAmountMinor: 100_000, amountMinor: 100_000 },
+      {
+        description: 'Tuition',
+        feeHead: 'Tuition',
+        quantity: 1,
+        unitAmountMinor: 100_000,
+        amountMinor: 100_000,
+      },
     ]);
     const p1 = await pay(inv1.id, 30_000);
     expect(p1).toMatchObject({ appliedMinor: 30_000, creditedMinor: 0 });
-    expect(p1.payment).toMatchObject({ invoiceId: inv1.id, studentId: asha, amountMinor: 30_000, refundedMinor: 0, currency: 'INR', method: 'upi' });
+    expect(p1.payment).toMatchObject({
+      invoiceId: inv1.id,
+      studentId: asha,
+      amountMinor: 30_000,
+      refundedMinor: 0,
+      currency: 'INR',
+      method: 'upi',
+    });
     expect(p1.invoice).toMatchObject({ paidMinor: 30_000, balanceMinor: 70_000, status: 'partial' });
     const p2 = await pay(inv1.id, 70_000);
     expect(p2).toMatchObject({ appliedMinor: 70_000, creditedMinor: 0 });
@@ -140,7 +187,12 @@ describe('billing journey: a new school from onboarding to statements', async ()
     const inv2 = await invoice(asha, 50_000, '2026-11-21', '2027-01-10');
     const p3 = await pay(inv2.id, 80_000);
     expect(p3).toMatchObject({ appliedMinor: 50_000, creditedMinor: 30_000 });
-    expect(p3.invoice).toMatchObject({ paidMinor: 50_000, balanceMinor: 0, status: 'paid', creditMinor: 30_000 });
+    expect(p3.invoice).toMatchObject({
+      paidMinor: 50_000,
+      balanceMinor: 0,
+      status: 'paid',
+      creditMinor: 30_000,
+    });
     expect((await api.request(accountant, 'GET', `/api/students/${asha}`)).body.creditMinor).toBe(30_000);
 
     // ── Invoice 3: ₹200.00 is settled from the credit as it is issued; ₹100.00 credit remains ──
@@ -155,7 +207,12 @@ describe('billing journey: a new school from onboarding to statements', async ()
       body: { amountMinor: 15_000, reason: 'Family asked for part back' },
     });
     expect(refund.status, JSON.stringify(refund.body)).toBe(201);
-    expect(refund.body).toMatchObject({ paymentId: p3.payment.id, amountMinor: 15_000, fromCreditMinor: 10_000, reason: 'Family asked for part back' });
+    expect(refund.body).toMatchObject({
+      paymentId: p3.payment.id,
+      amountMinor: 15_000,
+      fromCreditMinor: 10_000,
+      reason: 'Family asked for part back',
+    });
     const tooMuch = await api.request(accountant, 'POST', `/api/payments/${p3.payment.id}/refunds`, {
       body: { amountMinor: 65_001, reason: 'More than is left' },
     });
@@ -164,8 +221,18 @@ describe('billing journey: a new school from onboarding to statements', async ()
     const p3After = await api.request(accountant, 'GET', `/api/payments/${p3.payment.id}`);
     expect(p3After.body).toMatchObject({ amountMinor: 80_000, refundedMinor: 15_000 });
     expect(p3After.body.refunds).toHaveLength(1);
-    expect(await getInvoice(inv2.id)).toMatchObject({ paidMinor: 50_000, refundedMinor: 5_000, balanceMinor: 5_000, creditMinor: 0 });
-    expect(await getInvoice(inv3.id)).toMatchObject({ paidMinor: 20_000, refundedMinor: 0, balanceMinor: 0, status: 'paid' });
+    expect(await getInvoice(inv2.id)).toMatchObject({
+      paidMinor: 50_000,
+      refundedMinor: 5_000,
+      balanceMinor: 5_000,
+      creditMinor: 0,
+    });
+    expect(await getInvoice(inv3.id)).toMatchObject({
+      paidMinor: 20_000,
+      refundedMinor: 0,
+      balanceMinor: 0,
+      status: 'paid',
+    });
 
     // ── Other students' bills, spread over due dates so the aging buckets have something in each ──
     const inv4 = await invoice(bala, 60_000, '2026-11-01', '2026-12-01');
@@ -176,11 +243,29 @@ describe('billing journey: a new school from onboarding to statements', async ()
     expect(p4.invoice).toMatchObject({ paidMinor: 3_000, balanceMinor: 4_000 });
     // inv6 was due before today (2026-11-22 or later), so it is overdue rather than pending.
     expect((await getInvoice(inv6.id)).status).toBe('overdue');
+    const balaStatement = await api.request(
+      accountant,
+      'GET',
+      `/api/students/${bala}/statement?asOf=2027-02-20`,
+    );
+    // Oldest due first; on 2027-02-20 only the March invoice is not yet due.
+    expect(balaStatement.body.invoices.map((i: { id: string; status: string }) => [i.id, i.status])).toEqual([
+      [inv6.id, 'overdue'],
+      [inv4.id, 'overdue'],
+      [inv5.id, 'pending'],
+    ]);
 
     // ── Asha's statement ──
     const statement = await api.request(accountant, 'GET', `/api/students/${asha}/statement?asOf=2027-02-20`);
     expect(statement.status, JSON.stringify(statement.body)).toBe(200);
-    expect(statement.body.student).toMatchObject({ id: asha, schoolId, firstName: 'Asha', admissionNo: 'ADM-001', classId, status: 'active' });
+    expect(statement.body.student).toMatchObject({
+      id: asha,
+      schoolId,
+      firstName: 'Asha',
+      admissionNo: 'ADM-001',
+      classId,
+      status: 'active',
+    });
     expect(statement.body).toMatchObject({ currency: 'INR', asOf: '2027-02-20' });
     expect(statement.body.totals).toEqual({
       invoicedMinor: 170_000,
@@ -196,19 +281,47 @@ describe('billing journey: a new school from onboarding to statements', async ()
       refundedMinor: i.refundedMinor,
       balanceMinor: i.balanceMinor,
       status: i.status,
-      payments: (i.payments as { amountMinor: number; refundedMinor: number; refunds: unknown[] }[]).map((p) => [
-        p.amountMinor,
-        p.refundedMinor,
-        p.refunds.length,
-      ]),
+      payments: (i.payments as { amountMinor: number; refundedMinor: number; refunds: unknown[] }[]).map(
+        (p) => [p.amountMinor, p.refundedMinor, p.refunds.length],
+      ),
     }));
     expect(lines).toEqual([
-      { id: inv1.id, totalMinor: 100_000, paidMinor: 100_000, refundedMinor: 0, balanceMinor: 0, status: 'paid', payments: [[30_000, 0, 0], [70_000, 0, 0]] },
+      {
+        id: inv1.id,
+        totalMinor: 100_000,
+        paidMinor: 100_000,
+        refundedMinor: 0,
+        balanceMinor: 0,
+        status: 'paid',
+        payments: [
+          [30_000, 0, 0],
+          [70_000, 0, 0],
+        ],
+      },
       // Reopened by the refund and past its due date on the statement's asOf.
-      { id: inv2.id, totalMinor: 50_000, paidMinor: 50_000, refundedMinor: 5_000, balanceMinor: 5_000, status: 'overdue', payments: [[80_000, 15_000, 1]] },
-      { id: inv3.id, totalMinor: 20_000, paidMinor: 20_000, refundedMinor: 0, balanceMinor: 0, status: 'paid', payments: [] },
+      {
+        id: inv2.id,
+        totalMinor: 50_000,
+        paidMinor: 50_000,
+        refundedMinor: 5_000,
+        balanceMinor: 5_000,
+        status: 'overdue',
+        payments: [[80_000, 15_000, 1]],
+      },
+      {
+        id: inv3.id,
+        totalMinor: 20_000,
+        paidMinor: 20_000,
+        refundedMinor: 0,
+        balanceMinor: 0,
+        status: 'paid',
+        payments: [],
+      },
     ]);
-    expect(statement.body.invoices[1].payments[0].refunds[0]).toMatchObject({ amountMinor: 15_000, fromCreditMinor: 10_000 });
+    expect(statement.body.invoices[1].payments[0].refunds[0]).toMatchObject({
+      amountMinor: 15_000,
+      fromCreditMinor: 10_000,
+    });
     // Before its due date the same reopened invoice is partial, not overdue.
     const early = await api.request(accountant, 'GET', `/api/students/${asha}/statement?asOf=2026-12-01`);
     expect(early.body.invoices[1].status).toBe('partial');
@@ -218,10 +331,17 @@ describe('billing journey: a new school from onboarding to statements', async ()
     expect(t.balanceMinor - t.creditMinor).toBe(t.invoicedMinor - (t.paidMinor - t.refundedMinor));
 
     // ── The school's statement, before every due date and after them ──
-    const schoolStatement = (query: string) => api.request(accountant, 'GET', `/api/schools/${schoolId}/statement?${query}`);
+    const schoolStatement = (query: string) =>
+      api.request(accountant, 'GET', `/api/schools/${schoolId}/statement?${query}`);
     const before = await schoolStatement('asOf=2026-09-20');
     expect(before.status, JSON.stringify(before.body)).toBe(200);
-    expect(before.body.aging).toEqual({ current: 104_000, days1To30: 0, days31To60: 0, days61To90: 0, days90Plus: 0 });
+    expect(before.body.aging).toEqual({
+      current: 104_000,
+      days1To30: 0,
+      days31To60: 0,
+      days61To90: 0,
+      days90Plus: 0,
+    });
 
     const after = await schoolStatement('asOf=2027-02-20');
     expect(after.status).toBe(200);
@@ -243,7 +363,14 @@ describe('billing journey: a new school from onboarding to statements', async ()
     const aging = after.body.aging as Record<string, number>;
     expect(Object.values(aging).reduce((sum, n) => sum + n, 0)).toBe(after.body.totals.balanceMinor);
     const breakdown = (body: { students: { data: Record<string, unknown>[] } }) =>
-      body.students.data.map((s) => [s.id, s.invoicedMinor, s.paidMinor, s.refundedMinor, s.balanceMinor, s.creditMinor]);
+      body.students.data.map((s) => [
+        s.id,
+        s.invoicedMinor,
+        s.paidMinor,
+        s.refundedMinor,
+        s.balanceMinor,
+        s.creditMinor,
+      ]);
     expect(breakdown(after.body)).toEqual([
       [bala, 95_000, 0, 0, 95_000, 0],
       [asha, 170_000, 180_000, 15_000, 5_000, 0],
@@ -258,7 +385,11 @@ describe('billing journey: a new school from onboarding to statements', async ()
 
     // ── The audit trail has the writes, with who made them ──
     const audit = async (entityType: string, entityId: string) => {
-      const res = await api.request(accountant, 'GET', `/api/audit?entityType=${entityType}&entityId=${entityId}`);
+      const res = await api.request(
+        accountant,
+        'GET',
+        `/api/audit?entityType=${entityType}&entityId=${entityId}`,
+      );
       expect(res.status, JSON.stringify(res.body)).toBe(200);
       return res.body.data as { action: string; actorId: string; actorRole: string; schoolId: string }[];
     };
@@ -267,13 +398,21 @@ describe('billing journey: a new school from onboarding to statements', async ()
     expect(inv1Audit[0]).toMatchObject({ actorId: accountant.userId, actorRole: 'accountant', schoolId });
     expect((await audit('payment', p1.payment.id)).map((e) => e.action)).toEqual(['payment.create']);
     // Newest first.
-    expect((await audit('payment', p3.payment.id)).map((e) => e.action)).toEqual(['refund.create', 'payment.create']);
+    expect((await audit('payment', p3.payment.id)).map((e) => e.action)).toEqual([
+      'refund.create',
+      'payment.create',
+    ]);
     expect((await audit('school', schoolId)).map((e) => e.action)).toEqual(['school.create']);
     expect((await audit('guardian', guardianId)).map((e) => e.action)).toEqual(['guardian.create']);
     expect((await audit('student', asha)).map((e) => e.action)).toEqual(['student.create']);
     expect((await audit('class', classId)).map((e) => e.action)).toEqual(['class.create']);
-    expect((await audit('student_guardian', `${asha}:${guardianId}`)).map((e) => e.action)).toEqual(['student_guardian.link']);
-    expect((await audit('user', accountant.userId))[0]).toMatchObject({ action: 'user.create', actorId: schoolAdmin.userId });
+    expect((await audit('student_guardian', `${asha}:${guardianId}`)).map((e) => e.action)).toEqual([
+      'student_guardian.link',
+    ]);
+    expect((await audit('user', accountant.userId))[0]).toMatchObject({
+      action: 'user.create',
+      actorId: schoolAdmin.userId,
+    });
 
     // ── A fee plan: 2 heads, 3 instalments (40/30/30), 10% off for a second child ──
     const planRes = await api.request(accountant, 'POST', '/api/fee-plans', {
@@ -303,10 +442,15 @@ describe('billing journey: a new school from onboarding to statements', async ()
       ],
       annualTotalMinor: 150_001,
     });
-    expect(planRes.body.instalments.map((i: { sharePercent: number }) => i.sharePercent)).toEqual([40, 30, 30]);
+    expect(planRes.body.instalments.map((i: { sharePercent: number }) => i.sharePercent)).toEqual([
+      40, 30, 30,
+    ]);
     const planId: string = planRes.body.id;
 
-    const issue = () => api.request(accountant, 'POST', `/api/fee-plans/${planId}/issue`, { body: { classId, issueDate: '2027-03-15' } });
+    const issue = () =>
+      api.request(accountant, 'POST', `/api/fee-plans/${planId}/issue`, {
+        body: { classId, issueDate: '2027-03-15' },
+      });
     const first = await issue();
     expect(first.status, JSON.stringify(first.body)).toBe(200);
     // Asha and Bala are in the class, Chetan is not: 2 students × 3 instalments.
@@ -317,26 +461,74 @@ describe('billing journey: a new school from onboarding to statements', async ()
     expect(second.body).toEqual({ createdCount: 0, skippedCount: 6, invoiceIds: [] });
 
     const planInvoices = async (studentId: string) => {
-      const res = await api.request(accountant, 'GET', `/api/invoices?studentId=${studentId}&sort=dueDate&dueFrom=2027-04-01`);
-      expect(res.status).toBe(200);
-      return (res.body.data as { feePlanId: string; totalMinor: number; issueDate: string; lines: { description: string; amountMinor: number }[] }[]).map(
-        (i) => {
-          expect(i).toMatchObject({ feePlanId: planId, issueDate: '2027-03-15' });
-          return [i.totalMinor, i.lines.map((l) => [l.description, l.amountMinor])];
-        },
+      const res = await api.request(
+        accountant,
+        'GET',
+        `/api/invoices?studentId=${studentId}&sort=dueDate&dueFrom=2027-04-01`,
       );
+      expect(res.status).toBe(200);
+      return (
+        res.body.data as {
+          feePlanId: string;
+          totalMinor: number;
+          issueDate: string;
+          lines: { description: string; amountMinor: number }[];
+        }[]
+      ).map((i) => {
+        expect(i).toMatchObject({ feePlanId: planId, issueDate: '2027-03-15' });
+        return [i.totalMinor, i.lines.map((l) => [l.description, l.amountMinor])];
+      });
     };
     // Each head splits 40/30/30 rounding down; the last instalment takes the remainder (30,001 → 12,000 + 9,000 + 9,001).
     expect(await planInvoices(asha)).toEqual([
-      [60_000, [['Tuition (Term 1)', 48_000], ['Transport (Term 1)', 12_000]]],
-      [45_000, [['Tuition (Term 2)', 36_000], ['Transport (Term 2)', 9_000]]],
-      [45_001, [['Tuition (Term 3)', 36_000], ['Transport (Term 3)', 9_001]]],
+      [
+        60_000,
+        [
+          ['Tuition (Term 1)', 48_000],
+          ['Transport (Term 1)', 12_000],
+        ],
+      ],
+      [
+        45_000,
+        [
+          ['Tuition (Term 2)', 36_000],
+          ['Transport (Term 2)', 9_000],
+        ],
+      ],
+      [
+        45_001,
+        [
+          ['Tuition (Term 3)', 36_000],
+          ['Transport (Term 3)', 9_001],
+        ],
+      ],
     ]);
     // Bala is the second child of the same primary payer: 10%, rounded half away from zero.
     expect(await planInvoices(bala)).toEqual([
-      [54_000, [['Tuition (Term 1)', 48_000], ['Transport (Term 1)', 12_000], ['Sibling discount (10%)', -6_000]]],
-      [40_500, [['Tuition (Term 2)', 36_000], ['Transport (Term 2)', 9_000], ['Sibling discount (10%)', -4_500]]],
-      [40_501, [['Tuition (Term 3)', 36_000], ['Transport (Term 3)', 9_001], ['Sibling discount (10%)', -4_500]]],
+      [
+        54_000,
+        [
+          ['Tuition (Term 1)', 48_000],
+          ['Transport (Term 1)', 12_000],
+          ['Sibling discount (10%)', -6_000],
+        ],
+      ],
+      [
+        40_500,
+        [
+          ['Tuition (Term 2)', 36_000],
+          ['Transport (Term 2)', 9_000],
+          ['Sibling discount (10%)', -4_500],
+        ],
+      ],
+      [
+        40_501,
+        [
+          ['Tuition (Term 3)', 36_000],
+          ['Transport (Term 3)', 9_001],
+          ['Sibling discount (10%)', -4_500],
+        ],
+      ],
     ]);
 
     const afterPlan = await api.request(accountant, 'GET', `/api/students/${asha}/statement?asOf=2027-02-20`);
@@ -349,7 +541,10 @@ describe('billing journey: a new school from onboarding to statements', async ()
     });
     expect(afterPlan.body.invoices).toHaveLength(6);
     const schoolAfterPlan = await schoolStatement('asOf=2027-02-20');
-    expect(schoolAfterPlan.body.totals).toMatchObject({ invoicedMinor: 272_000 + 150_001 + 135_001, balanceMinor: 104_000 + 150_001 + 135_001 });
+    expect(schoolAfterPlan.body.totals).toMatchObject({
+      invoicedMinor: 272_000 + 150_001 + 135_001,
+      balanceMinor: 104_000 + 150_001 + 135_001,
+    });
     // The plan's invoices are not due yet on 2027-02-20.
     expect(schoolAfterPlan.body.aging.current).toBe(25_000 + 150_001 + 135_001);
     const planAudit = await audit('fee_plan', planId);

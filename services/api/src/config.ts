@@ -7,7 +7,9 @@ export const configSchema = baseConfigSchema.extend({
   /** Ed25519 private key (PKCS#8 PEM; `\\n` escapes allowed) that signs access tokens. Required in production. */
   JWT_PRIVATE_KEY: z.string().optional(),
   /** Where a development key is kept when JWT_PRIVATE_KEY is unset. */
-  JWT_KEY_FILE: z.string().default(fileURLToPath(new URL('../../../.data/jwt/signing-key.pem', import.meta.url))),
+  JWT_KEY_FILE: z
+    .string()
+    .default(fileURLToPath(new URL('../../../.data/jwt/signing-key.pem', import.meta.url))),
 });
 export type Config = z.infer<typeof configSchema>;
 

@@ -6,7 +6,9 @@ type Db = Kysely<DB> | Transaction<DB>;
 
 /** bigint (money) is written as a JSON number; it is always within the safe range (see MAX_AMOUNT_MINOR). */
 function jsonSafe(value: unknown): unknown {
-  return JSON.parse(JSON.stringify(value ?? null, (_key, v: unknown) => (typeof v === 'bigint' ? Number(v) : v)));
+  return JSON.parse(
+    JSON.stringify(value ?? null, (_key, v: unknown) => (typeof v === 'bigint' ? Number(v) : v)),
+  );
 }
 
 export interface AuditEntry {

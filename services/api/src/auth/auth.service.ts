@@ -23,7 +23,8 @@ import {
 
 // Verifying against a fixed hash when the email is unknown keeps the time of a
 // failed login the same whether or not the account exists.
-const DUMMY_HASH = '$argon2id$v=19$m=19456,t=2,p=1$1Ik9ONTs0AW8LoufXQRubA$WKhbiZ/StHgaTiNuSfL5Yk0JQa1Ok+rDC5rqeBKwnSQ';
+const DUMMY_HASH =
+  '$argon2id$v=19$m=19456,t=2,p=1$1Ik9ONTs0AW8LoufXQRubA$WKhbiZ/StHgaTiNuSfL5Yk0JQa1Ok+rDC5rqeBKwnSQ';
 
 const INVALID = () => new AppError('unauthenticated', 'The email or password is not correct');
 
@@ -45,7 +46,12 @@ async function issueTokens(
     role: user.role as Role,
     schoolId: user.schoolId,
   });
-  return { accessToken, refreshToken: refresh.token, tokenType: 'Bearer', expiresIn: ACCESS_TOKEN_TTL_SECONDS };
+  return {
+    accessToken,
+    refreshToken: refresh.token,
+    tokenType: 'Bearer',
+    expiresIn: ACCESS_TOKEN_TTL_SECONDS,
+  };
 }
 
 /** Checks the password (argon2id) and starts a new refresh-token family. */
@@ -79,9 +85,13 @@ export async function refresh(db: Kysely<DB>, keys: SigningKeys, token: string):
     return { kind: 'ok' as const, user, familyId: row.familyId };
   });
   if (outcome.kind === 'reused') {
-    throw new AppError('unauthenticated', 'This refresh token was already used; every session from that login is now signed out');
+    throw new AppError(
+      'unauthenticated',
+      'This refresh token was already used; every session from that login is now signed out',
+    );
   }
-  if (outcome.kind === 'invalid') throw new AppError('unauthenticated', 'The refresh token is invalid or expired');
+  if (outcome.kind === 'invalid')
+    throw new AppError('unauthenticated', 'The refresh token is invalid or expired');
   return issueTokens(db, keys, outcome.user, outcome.familyId);
 }
 
@@ -96,5 +106,11 @@ export async function logOut(db: Kysely<DB>, token: string): Promise<void> {
 export async function getMe(db: Kysely<DB>, userId: string): Promise<Me> {
   const user = await findUserById(db, userId);
   if (!user) throw new AppError('not_found', 'This user no longer exists');
-  return { id: user.id, email: user.email, name: user.name, role: user.role as Role, schoolId: user.schoolId };
+  return {
+    id: user.id,
+    email: user.email,
+    name: user.name,
+    role: user.role as Role,
+    schoolId: user.schoolId,
+  };
 }

@@ -52,7 +52,9 @@ describe('auth', async () => {
     expect(second.status).toBe(200);
     expect(second.body.refreshToken).not.toBe(first.refreshToken);
 
-    const replay = await api.request(null, 'POST', '/api/auth/refresh', { body: { refreshToken: first.refreshToken } });
+    const replay = await api.request(null, 'POST', '/api/auth/refresh', {
+      body: { refreshToken: first.refreshToken },
+    });
     expect(replay.status).toBe(401);
     // The thief's replay also signed out the legitimate holder of the newer token.
     const afterReplay = await api.request(null, 'POST', '/api/auth/refresh', {
@@ -63,10 +65,17 @@ describe('auth', async () => {
 
   it('logs out by revoking the refresh token family; logging out twice is fine', async () => {
     const tokens = await api.login(ADMIN_EMAIL, ADMIN_PASSWORD);
-    expect((await api.request(null, 'POST', '/api/auth/logout', { body: { refreshToken: tokens.refreshToken } })).status).toBe(204);
-    expect((await api.request(null, 'POST', '/api/auth/logout', { body: { refreshToken: tokens.refreshToken } })).status).toBe(204);
     expect(
-      (await api.request(null, 'POST', '/api/auth/refresh', { body: { refreshToken: tokens.refreshToken } })).status,
+      (await api.request(null, 'POST', '/api/auth/logout', { body: { refreshToken: tokens.refreshToken } }))
+        .status,
+    ).toBe(204);
+    expect(
+      (await api.request(null, 'POST', '/api/auth/logout', { body: { refreshToken: tokens.refreshToken } }))
+        .status,
+    ).toBe(204);
+    expect(
+      (await api.request(null, 'POST', '/api/auth/refresh', { body: { refreshToken: tokens.refreshToken } }))
+        .status,
     ).toBe(401);
   });
 
@@ -75,18 +84,26 @@ describe('auth', async () => {
       body: { email: 'not-an-email', password: 'x', role: 'platform_admin' },
     });
     expect(response.status).toBe(422);
-    expect(response.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(['body.email', 'body.role']);
+    expect(response.body.errors.map((e: { path: string }) => e.path).sort()).toEqual([
+      'body.email',
+      'body.role',
+    ]);
   });
 
   it('rate-limits failed logins per email with 429 and Retry-After', async () => {
     const email = 'victim@bursar.test';
     const statuses: number[] = [];
     for (let attempt = 0; attempt < 12; attempt += 1) {
-      statuses.push((await api.request(null, 'POST', '/api/auth/login', { body: { email, password: 'guess-guess' } })).status);
+      statuses.push(
+        (await api.request(null, 'POST', '/api/auth/login', { body: { email, password: 'guess-guess' } }))
+          .status,
+      );
     }
     expect(statuses.slice(0, 9).every((s) => s === 401)).toBe(true);
     expect(statuses.at(-1)).toBe(429);
-    const limited = await api.request(null, 'POST', '/api/auth/login', { body: { email, password: 'guess-guess' } });
+    const limited = await api.request(null, 'POST', '/api/auth/login', {
+      body: { email, password: 'guess-guess' },
+    });
     expect(limited.status).toBe(429);
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
   });

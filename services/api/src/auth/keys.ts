@@ -45,8 +45,10 @@ export async function loadSigningKeys(options: {
   const pem = await generateSigningKeyPem();
   await mkdir(dirname(options.keyFile), { recursive: true });
   // 'wx' fails if another replica wrote it first; then read theirs.
-  await writeFile(options.keyFile, pem, { mode: 0o600, flag: 'wx' }).catch(async (error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EEXIST') throw error;
-  });
+  await writeFile(options.keyFile, pem, { mode: 0o600, flag: 'wx' }).catch(
+    async (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    },
+  );
   return fromPem(await readFile(options.keyFile, 'utf8'));
 }

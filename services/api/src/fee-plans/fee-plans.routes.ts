@@ -27,7 +27,8 @@ export function feePlansRoutes({ db, authenticate }: ApiContext): Router {
         response: FeePlan,
         summary: 'Create a fee plan (heads and instalments)',
         tags: ['fee-plans'],
-        errors: ['conflict'],
+        // not_found: a platform admin named a school that does not exist.
+        errors: ['conflict', 'not_found'],
       },
       ({ body, req }) => {
         const caller = callerOf(req);

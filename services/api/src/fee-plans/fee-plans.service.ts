@@ -1,6 +1,13 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { DB } from '@bursar/db';
-import type { CreateFeePlanBody, FeePlan, IssueFeePlanBody, IssueFeePlanResult, Paginated, PaginationQuery } from '@bursar/contracts';
+import type {
+  CreateFeePlanBody,
+  FeePlan,
+  IssueFeePlanBody,
+  IssueFeePlanResult,
+  Paginated,
+  PaginationQuery,
+} from '@bursar/contracts';
 import { issueFeePlan, todayIn, toNumber } from '@bursar/ledger';
 import { AppError } from '@bursar/platform';
 import { recordAudit } from '../audit/audit.repository.js';
@@ -19,7 +26,12 @@ export async function findFeePlan(db: Db, scope: string | null, id: string): Pro
   const plan = await query.executeTakeFirst();
   if (!plan) throw notFound('Fee plan');
   const [heads, instalments] = await Promise.all([
-    db.selectFrom('feePlanHeads').select(['name', 'amountMinor']).where('feePlanId', '=', id).orderBy('position').execute(),
+    db
+      .selectFrom('feePlanHeads')
+      .select(['name', 'amountMinor'])
+      .where('feePlanId', '=', id)
+      .orderBy('position')
+      .execute(),
     db
       .selectFrom('feePlanInstalments')
       .select(['id', 'label', 'dueDate', 'shareBps'])
@@ -34,16 +46,31 @@ export async function findFeePlan(db: Db, scope: string | null, id: string): Pro
     academicYear: plan.academicYear,
     siblingDiscountPercent: plan.siblingDiscountBps / 100,
     heads: heads.map((head) => ({ name: head.name, amountMinor: toNumber(head.amountMinor) })),
-    instalments: instalments.map((i) => ({ id: i.id, label: i.label, dueDate: i.dueDate, sharePercent: i.shareBps / 100 })),
+    instalments: instalments.map((i) => ({
+      id: i.id,
+      label: i.label,
+      dueDate: i.dueDate,
+      sharePercent: i.shareBps / 100,
+    })),
     annualTotalMinor: toNumber(heads.reduce((sum, head) => sum + head.amountMinor, 0n)),
     createdAt: plan.createdAt.toISOString(),
   };
 }
 
-export async function createFeePlan(db: Kysely<DB>, actor: Actor, schoolId: string, body: CreateFeePlanBody): Promise<FeePlan> {
+export async function createFeePlan(
+  db: Kysely<DB>,
+  actor: Actor,
+  schoolId: string,
+  body: CreateFeePlanBody,
+): Promise<FeePlan> {
   try {
     return await db.transaction().execute(async (trx) => {
-      const school = await trx.selectFrom('schools').select('id').where('id', '=', schoolId).where('deletedAt', 'is', null).executeTakeFirst();
+      const school = await trx
+        .selectFrom('schools')
+        .select('id')
+        .where('id', '=', schoolId)
+        .where('deletedAt', 'is', null)
+        .executeTakeFirst();
       if (!school) throw notFound('School');
       const plan = await trx
         .insertInto('feePlans')
@@ -57,7 +84,14 @@ export async function createFeePlan(db: Kysely<DB>, actor: Actor, schoolId: stri
         .executeTakeFirstOrThrow();
       await trx
         .insertInto('feePlanHeads')
-        .values(body.heads.map((head, position) => ({ feePlanId: plan.id, position, name: head.name, amountMinor: BigInt(head.amountMinor) })))
+        .values(
+          body.heads.map((head, position) => ({
+            feePlanId: plan.id,
+            position,
+            name: head.name,
+            amountMinor: BigInt(head.amountMinor),
+          })),
+        )
         .execute();
       await trx
         .insertInto('feePlanInstalments')
@@ -72,22 +106,41 @@ export async function createFeePlan(db: Kysely<DB>, actor: Actor, schoolId: stri
         )
         .execute();
       const created = await findFeePlan(trx, schoolId, plan.id);
-      await recordAudit(trx, actor, { action: 'fee_plan.create', entityType: 'fee_plan', entityId: plan.id, schoolId, after: created });
+      await recordAudit(trx, actor, {
+        action: 'fee_plan.create',
+        entityType: 'fee_plan',
+        entityId: plan.id,
+        schoolId,
+        after: created,
+      });
       return created;
     });
   } catch (error) {
     if (isUniqueViolation(error)) {
-      throw new AppError('conflict', `A fee plan named "${body.name}" already exists for ${body.academicYear}`);
+      throw new AppError(
+        'conflict',
+        `A fee plan named "${body.name}" already exists for ${body.academicYear}`,
+      );
     }
     throw error;
   }
 }
 
-export async function listFeePlans(db: Kysely<DB>, scope: string | null, page: PaginationQuery): Promise<Paginated<FeePlan>> {
+export async function listFeePlans(
+  db: Kysely<DB>,
+  scope: string | null,
+  page: PaginationQuery,
+): Promise<Paginated<FeePlan>> {
   let base = db.selectFrom('feePlans');
   if (scope) base = base.where('schoolId', '=', scope);
   const [rows, count] = await Promise.all([
-    base.select('id').orderBy('createdAt', 'desc').orderBy('id').limit(page.limit).offset(page.offset).execute(),
+    base
+      .select('id')
+      .orderBy('createdAt', 'desc')
+      .orderBy('id')
+      .limit(page.limit)
+      .offset(page.offset)
+      .execute(),
     base.select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow(),
   ]);
   return {
@@ -106,10 +159,19 @@ export async function issueFeePlanById(
 ): Promise<IssueFeePlanResult> {
   return db.transaction().execute(async (trx) => {
     const plan = await findFeePlan(trx, scope, planId);
-    const school = await trx.selectFrom('schools').select('timezone').where('id', '=', plan.schoolId).executeTakeFirstOrThrow();
+    const school = await trx
+      .selectFrom('schools')
+      .select('timezone')
+      .where('id', '=', plan.schoolId)
+      .executeTakeFirstOrThrow();
     let studentIds: string[];
     if (body.classId) {
-      const klass = await trx.selectFrom('classes').select('id').where('id', '=', body.classId).where('schoolId', '=', plan.schoolId).executeTakeFirst();
+      const klass = await trx
+        .selectFrom('classes')
+        .select('id')
+        .where('id', '=', body.classId)
+        .where('schoolId', '=', plan.schoolId)
+        .executeTakeFirst();
       if (!klass) {
         throw new AppError('validation_failed', 'That class is not in this school', {
           errors: [{ path: 'body.classId', message: 'unknown class' }],
@@ -124,7 +186,12 @@ export async function issueFeePlanById(
       studentIds = rows.map((row) => row.id);
     } else {
       const wanted = [...new Set(body.studentIds!)];
-      const rows = await trx.selectFrom('students').select('id').where('id', 'in', wanted).where('schoolId', '=', plan.schoolId).execute();
+      const rows = await trx
+        .selectFrom('students')
+        .select('id')
+        .where('id', 'in', wanted)
+        .where('schoolId', '=', plan.schoolId)
+        .execute();
       const found = new Set(rows.map((row) => row.id));
       const missing = wanted.filter((id) => !found.has(id));
       if (missing.length) {

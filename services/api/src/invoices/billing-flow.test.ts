@@ -179,3 +179,29 @@ describe('refund retries and invoice deletion', async () => {
     expect(next.number).toBe(newest.number);
   });
 });
+
+describe('amounts at the limits', async () => {
+  const api = await createTestApi();
+  const accountant = await api.callerFor('accountant', api.demoSchoolId);
+
+  it("refuses invoices that would take the school's totals past 2^53 − 1, so statements stay exact", async () => {
+    const studentId = DEMO_STUDENTS[5]!.id;
+    const big = { description: 'Endowment', quantity: 1, unitAmountMinor: 10_000_000_000_000 };
+    const statuses: number[] = [];
+    for (let i = 0; i < 901; i += 1) {
+      const response = await api.request(accountant, 'POST', '/api/invoices', {
+        body: { studentId, dueDate: '2026-12-31', issueDate: '2026-11-20', lines: [big] },
+      });
+      statuses.push(response.status);
+      if (response.status !== 201) break;
+    }
+    expect(statuses.at(-1)).toBe(422);
+    expect(statuses.filter((s) => s === 201)).toHaveLength(900);
+    const statement = await api.request(accountant, 'GET', `/api/students/${studentId}/statement`);
+    expect(statement.status).toBe(200);
+    expect(statement.body.totals.invoicedMinor).toBe(9_000_000_000_000_000);
+    expect((await api.request(accountant, 'GET', `/api/schools/${api.demoSchoolId}/statement`)).status).toBe(
+      200,
+    );
+  }, 120_000);
+});

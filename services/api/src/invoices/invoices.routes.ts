@@ -39,6 +39,8 @@ export function invoicesRoutes({ db, authenticate }: ApiContext): Router {
         response: Invoice,
         summary: 'Issue an invoice',
         tags: ['invoices'],
+        // An unknown student, or another school's, is a 404.
+        errors: ['not_found'],
       },
       // The same rule as every create: staff bill their own school, a platform admin names it.
       ({ body, req }) => createInvoice(db, actor(req), writeSchool(callerOf(req), body.schoolId), body),

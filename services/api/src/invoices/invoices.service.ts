@@ -1,6 +1,12 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { DB } from '@bursar/db';
-import type { CreateInvoiceBody, Invoice, ListInvoicesQuery, Paginated, UpdateInvoiceBody } from '@bursar/contracts';
+import type {
+  CreateInvoiceBody,
+  Invoice,
+  ListInvoicesQuery,
+  Paginated,
+  UpdateInvoiceBody,
+} from '@bursar/contracts';
 import {
   balanceSql,
   deleteInvoice,
@@ -22,14 +28,22 @@ export interface Actor {
 }
 
 /** Loads an invoice as the API shows it, or 404 (also for another school's invoice). */
-export async function findInvoice(db: Kysely<DB> | Transaction<DB>, schoolId: string | null, id: string): Promise<Invoice> {
+export async function findInvoice(
+  db: Kysely<DB> | Transaction<DB>,
+  schoolId: string | null,
+  id: string,
+): Promise<Invoice> {
   const row = await getInvoice(db, schoolId, id);
   if (!row) throw notFound('Invoice');
   return toInvoice(row);
 }
 
 /** The school a student belongs to, within the caller's scope (404 otherwise). */
-export async function studentSchool(db: Kysely<DB> | Transaction<DB>, scope: string | null, studentId: string) {
+export async function studentSchool(
+  db: Kysely<DB> | Transaction<DB>,
+  scope: string | null,
+  studentId: string,
+) {
   let query = db
     .selectFrom('students')
     .innerJoin('schools', 'schools.id', 'students.schoolId')
@@ -42,7 +56,12 @@ export async function studentSchool(db: Kysely<DB> | Transaction<DB>, scope: str
   return row;
 }
 
-export async function createInvoice(db: Kysely<DB>, actor: Actor, scope: string | null, body: CreateInvoiceBody) {
+export async function createInvoice(
+  db: Kysely<DB>,
+  actor: Actor,
+  scope: string | null,
+  body: CreateInvoiceBody,
+) {
   return db.transaction().execute(async (trx) => {
     const { schoolId, timezone } = await studentSchool(trx, scope, body.studentId);
     const id = await issueInvoice(trx, {
@@ -54,12 +73,24 @@ export async function createInvoice(db: Kysely<DB>, actor: Actor, scope: string 
       lines: body.lines.map((line) => ({ ...line, unitAmountMinor: BigInt(line.unitAmountMinor) })),
     });
     const invoice = await findInvoice(trx, schoolId, id);
-    await recordAudit(trx, actor, { action: 'invoice.create', entityType: 'invoice', entityId: id, schoolId, after: invoice });
+    await recordAudit(trx, actor, {
+      action: 'invoice.create',
+      entityType: 'invoice',
+      entityId: id,
+      schoolId,
+      after: invoice,
+    });
     return invoice;
   });
 }
 
-export async function updateInvoice(db: Kysely<DB>, actor: Actor, scope: string | null, id: string, body: UpdateInvoiceBody) {
+export async function updateInvoice(
+  db: Kysely<DB>,
+  actor: Actor,
+  scope: string | null,
+  id: string,
+  body: UpdateInvoiceBody,
+) {
   return db.transaction().execute(async (trx) => {
     const before = await findInvoice(trx, scope, id);
     await replaceInvoiceLines(trx, before.schoolId, id, {
@@ -68,17 +99,37 @@ export async function updateInvoice(db: Kysely<DB>, actor: Actor, scope: string 
       notes: body.notes,
     });
     const after = await findInvoice(trx, before.schoolId, id);
-    await recordAudit(trx, actor, { action: 'invoice.update', entityType: 'invoice', entityId: id, schoolId: before.schoolId, before, after });
+    await recordAudit(trx, actor, {
+      action: 'invoice.update',
+      entityType: 'invoice',
+      entityId: id,
+      schoolId: before.schoolId,
+      before,
+      after,
+    });
     return after;
   });
 }
 
-export async function voidInvoiceById(db: Kysely<DB>, actor: Actor, scope: string | null, id: string, reason: string) {
+export async function voidInvoiceById(
+  db: Kysely<DB>,
+  actor: Actor,
+  scope: string | null,
+  id: string,
+  reason: string,
+) {
   return db.transaction().execute(async (trx) => {
     const before = await findInvoice(trx, scope, id);
     await voidInvoice(trx, before.schoolId, id, reason);
     const after = await findInvoice(trx, before.schoolId, id);
-    await recordAudit(trx, actor, { action: 'invoice.void', entityType: 'invoice', entityId: id, schoolId: before.schoolId, before, after });
+    await recordAudit(trx, actor, {
+      action: 'invoice.void',
+      entityType: 'invoice',
+      entityId: id,
+      schoolId: before.schoolId,
+      before,
+      after,
+    });
     return after;
   });
 }
@@ -87,7 +138,13 @@ export async function deleteInvoiceById(db: Kysely<DB>, actor: Actor, scope: str
   await db.transaction().execute(async (trx) => {
     const before = await findInvoice(trx, scope, id);
     await deleteInvoice(trx, before.schoolId, id);
-    await recordAudit(trx, actor, { action: 'invoice.delete', entityType: 'invoice', entityId: id, schoolId: before.schoolId, before });
+    await recordAudit(trx, actor, {
+      action: 'invoice.delete',
+      entityType: 'invoice',
+      entityId: id,
+      schoolId: before.schoolId,
+      before,
+    });
   });
 }
 
@@ -100,7 +157,11 @@ const SORTS = {
   '-createdAt': ['invoices.createdAt', 'desc'],
 } as const;
 
-export async function listInvoices(db: Kysely<DB>, scope: string | null, query: ListInvoicesQuery): Promise<Paginated<Invoice>> {
+export async function listInvoices(
+  db: Kysely<DB>,
+  scope: string | null,
+  query: ListInvoicesQuery,
+): Promise<Paginated<Invoice>> {
   let base = db
     .selectFrom('invoices')
     .innerJoin('schools', 'schools.id', 'invoices.schoolId')

@@ -28,7 +28,11 @@ function toRefund(row: {
 }
 
 /** Payments (with their refunds) matching a filter, scoped to a school when `scope` is set. */
-async function loadPayments(db: Db, scope: string | null, filter: { id?: string; invoiceId?: string }): Promise<Payment[]> {
+async function loadPayments(
+  db: Db,
+  scope: string | null,
+  filter: { id?: string; invoiceId?: string },
+): Promise<Payment[]> {
   let query = db.selectFrom('payments').selectAll().orderBy('paidAt').orderBy('id');
   if (scope) query = query.where('schoolId', '=', scope);
   if (filter.id) query = query.where('id', '=', filter.id);
@@ -68,7 +72,11 @@ export async function findPayment(db: Db, scope: string | null, id: string): Pro
   return payment;
 }
 
-export async function listInvoicePayments(db: Db, scope: string | null, invoiceId: string): Promise<Payment[]> {
+export async function listInvoicePayments(
+  db: Db,
+  scope: string | null,
+  invoiceId: string,
+): Promise<Payment[]> {
   const invoice = await findInvoice(db, scope, invoiceId);
   return loadPayments(db, invoice.schoolId, { invoiceId });
 }
@@ -138,7 +146,14 @@ export async function createRefund(
       createdBy: actor.caller.userId,
     });
     const after = await findPayment(trx, schoolId, paymentId);
-    await recordAudit(trx, actor, { action: 'refund.create', entityType: 'payment', entityId: paymentId, schoolId, before, after });
+    await recordAudit(trx, actor, {
+      action: 'refund.create',
+      entityType: 'payment',
+      entityId: paymentId,
+      schoolId,
+      before,
+      after,
+    });
     return { status: 201, body: after.refunds.find((r) => r.id === refundId)! };
   };
   if (!idempotencyKey) {

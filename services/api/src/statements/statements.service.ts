@@ -1,6 +1,11 @@
 import type { Kysely } from 'kysely';
 import type { DB } from '@bursar/db';
-import type { SchoolStatement, SchoolStatementQuery, StudentStatement, StudentStatementQuery } from '@bursar/contracts';
+import type {
+  SchoolStatement,
+  SchoolStatementQuery,
+  StudentStatement,
+  StudentStatementQuery,
+} from '@bursar/contracts';
 import { schoolStatement, studentStatement, todayIn, toNumber, type Totals } from '@bursar/ledger';
 import { notFound } from '../tenancy.js';
 
@@ -42,7 +47,13 @@ export async function getStudentStatement(
     .executeTakeFirst();
   if (!located) throw notFound('Student');
   const asOf = query.asOf ?? todayIn(located.timezone);
-  const statement = await studentStatement(db, { schoolId: located.id, studentId, from: query.from, to: query.to, asOf });
+  const statement = await studentStatement(db, {
+    schoolId: located.id,
+    studentId,
+    from: query.from,
+    to: query.to,
+    asOf,
+  });
   if (!statement) throw notFound('Student');
   const student = statement.student;
   return {
@@ -89,7 +100,13 @@ export async function getSchoolStatement(
 ): Promise<SchoolStatement> {
   const school = await schoolOf(db, scope, schoolId);
   const asOf = query.asOf ?? todayIn(school.timezone);
-  const statement = await schoolStatement(db, { schoolId, asOf, limit: query.limit, offset: query.offset, sort: query.sort });
+  const statement = await schoolStatement(db, {
+    schoolId,
+    asOf,
+    limit: query.limit,
+    offset: query.offset,
+    sort: query.sort,
+  });
   return {
     schoolId,
     currency: school.currency,

@@ -76,13 +76,32 @@ export async function createTestApi(): Promise<TestApi> {
     QUEUE_PREFIX: prefix,
     JWT_PRIVATE_KEY: await generateSigningKeyPem(),
   });
-  const keys = await loadSigningKeys({ pem: config.JWT_PRIVATE_KEY, keyFile: '/dev/null', production: false });
-  await seedDemo(db, { adminEmail: ADMIN_EMAIL, adminPassword: ADMIN_PASSWORD, demoPassword: STAFF_PASSWORD });
+  const keys = await loadSigningKeys({
+    pem: config.JWT_PRIVATE_KEY,
+    keyFile: '/dev/null',
+    production: false,
+  });
+  await seedDemo(db, {
+    adminEmail: ADMIN_EMAIL,
+    adminPassword: ADMIN_PASSWORD,
+    demoPassword: STAFF_PASSWORD,
+  });
   // TEST_LOG_LEVEL=error shows server-side errors while debugging a test.
-  const app = createApp({ config, logger: createLogger('api-test', process.env.TEST_LOG_LEVEL ?? 'silent'), db, redis, keys });
+  const app = createApp({
+    config,
+    logger: createLogger('api-test', process.env.TEST_LOG_LEVEL ?? 'silent'),
+    db,
+    redis,
+    keys,
+  });
   const { url } = await startApp(app);
 
-  async function request<T>(caller: Caller | null, method: string, path: string, options: RequestOptions = {}) {
+  async function request<T>(
+    caller: Caller | null,
+    method: string,
+    path: string,
+    options: RequestOptions = {},
+  ) {
     const headers: Record<string, string> = { ...options.headers };
     if (caller) headers.authorization = `Bearer ${caller.token}`;
     if (options.body !== undefined) headers['content-type'] ??= 'application/json';
@@ -107,14 +126,25 @@ export async function createTestApi(): Promise<TestApi> {
   }
 
   async function login(email: string, password: string): Promise<TokenResponse> {
-    const response = await request<TokenResponse>(null, 'POST', '/api/auth/login', { body: { email, password } });
+    const response = await request<TokenResponse>(null, 'POST', '/api/auth/login', {
+      body: { email, password },
+    });
     if (response.status !== 200) throw new Error(`login ${email} failed: ${JSON.stringify(response.body)}`);
     return response.body;
   }
 
   const adminTokens = await login(ADMIN_EMAIL, ADMIN_PASSWORD);
-  const adminRow = await db.selectFrom('users').select('id').where('email', '=', ADMIN_EMAIL).executeTakeFirstOrThrow();
-  const admin: Caller = { token: adminTokens.accessToken, role: 'platform_admin', userId: adminRow.id, schoolId: null };
+  const adminRow = await db
+    .selectFrom('users')
+    .select('id')
+    .where('email', '=', ADMIN_EMAIL)
+    .executeTakeFirstOrThrow();
+  const admin: Caller = {
+    token: adminTokens.accessToken,
+    role: 'platform_admin',
+    userId: adminRow.id,
+    schoolId: null,
+  };
   const staffHash = await hashPassword(STAFF_PASSWORD);
 
   return {
