@@ -772,7 +772,7 @@ async function ledgerMix(client: Client): Promise<string> {
  * migrations (which are edited in place before release). A database generated
  * from other sources is regenerated, not reused.
  */
-export function sourceFingerprint(): string {
+function computeSourceFingerprint(): string {
   const hash = createHash('sha256');
   const migrationsDir = fileURLToPath(new URL('../../packages/db/src/migrations/', import.meta.url));
   const files = [
@@ -784,6 +784,16 @@ export function sourceFingerprint(): string {
   ];
   for (const file of files) hash.update(file.slice(file.lastIndexOf('/') + 1)).update(readFileSync(file));
   return hash.digest('hex').slice(0, 16);
+}
+
+/**
+ * Computed once, when this module loads: it describes the code that is running (the migrations
+ * are imported at load time too), even if the files change while a generation is under way.
+ */
+const SOURCE_FINGERPRINT = computeSourceFingerprint();
+
+export function sourceFingerprint(): string {
+  return SOURCE_FINGERPRINT;
 }
 
 /** One row saying what the database holds; written in the generating transaction, so only complete data has one. */
