@@ -37,6 +37,8 @@ export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
     application_name: options.applicationName ?? 'bursar',
     connectionTimeoutMillis: options.connectionTimeoutMillis ?? 5_000,
     idleTimeoutMillis: 30_000,
+    // Request-sized queries: parallel workers cost more processes than they save here.
+    options: '-c max_parallel_workers_per_gather=0',
     types,
   });
   pool.on('error', (error) => options.onError?.(error));

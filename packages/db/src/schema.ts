@@ -196,6 +196,11 @@ export interface Schools {
   updatedAt: Generated<Timestamp>;
 }
 
+export interface SchoolStats {
+  schoolId: string;
+  version: bigint;
+}
+
 export interface StudentGuardians {
   createdAt: Generated<Timestamp>;
   guardianId: string;
@@ -250,6 +255,7 @@ export interface DB {
   refreshTokens: RefreshTokens;
   refunds: Refunds;
   schools: Schools;
+  schoolStats: SchoolStats;
   studentGuardians: StudentGuardians;
   students: Students;
   users: Users;

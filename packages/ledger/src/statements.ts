@@ -16,38 +16,78 @@ export interface Totals {
  * [from, to] with their payments and refunds. `asOf` is the day statuses are
  * judged against (default: today in the school's time zone).
  */
+interface StatementPaymentJson {
+  id: string;
+  invoiceId: string;
+  amountMinor: string;
+  refundedMinor: string;
+  method: string;
+  reference: string | null;
+  paidAt: string;
+  refunds: {
+    id: string;
+    paymentId: string;
+    amountMinor: string;
+    fromCreditMinor: string;
+    reason: string;
+    createdAt: string;
+  }[];
+}
+
+/**
+ * A student's statement: whole-account totals (the student's running totals),
+ * and the invoices issued in [from, to] with their payments and refunds, in
+ * two queries. `asOf` is the day statuses are judged against (default: today
+ * in the school's time zone). Money inside the nested JSON travels as text and
+ * is parsed to bigint here, never through a float.
+ */
 export async function studentStatement(
   db: Db,
   input: { schoolId: string | null; studentId: string; from?: string; to?: string; asOf?: string },
 ) {
   let studentQuery = db
     .selectFrom('students')
+    .innerJoin('schools', 'schools.id', 'students.schoolId')
     .select([
-      'id',
-      'schoolId',
-      'firstName',
-      'lastName',
-      'admissionNo',
-      'classId',
-      'status',
-      'invoicedMinor',
-      'paidMinor',
-      'refundedMinor',
-      'balanceMinor',
-      'creditMinor',
+      'students.id',
+      'students.schoolId',
+      'students.firstName',
+      'students.lastName',
+      'students.admissionNo',
+      'students.classId',
+      'students.status',
+      'students.invoicedMinor',
+      'students.paidMinor',
+      'students.refundedMinor',
+      'students.balanceMinor',
+      'students.creditMinor',
+      'schools.currency',
+      'schools.timezone',
     ])
-    .where('id', '=', input.studentId);
-  if (input.schoolId) studentQuery = studentQuery.where('schoolId', '=', input.schoolId);
+    .where('students.id', '=', input.studentId)
+    .where('schools.deletedAt', 'is', null);
+  if (input.schoolId) studentQuery = studentQuery.where('students.schoolId', '=', input.schoolId);
   const student = await studentQuery.executeTakeFirst();
   if (!student) return undefined;
 
+  const refundsJson = sql`case when p.refunded_minor > 0 then (
+      select json_agg(json_build_object(
+        'id', r.id, 'paymentId', r.payment_id, 'amountMinor', r.amount_minor::text,
+        'fromCreditMinor', r.from_credit_minor::text, 'reason', r.reason, 'createdAt', r.created_at
+      ) order by r.created_at, r.id) from refunds r where r.payment_id = p.id)
+    else '[]'::json end`;
+  const paymentsJson = sql<StatementPaymentJson[]>`coalesce((
+      select json_agg(json_build_object(
+        'id', p.id, 'invoiceId', p.invoice_id, 'amountMinor', p.amount_minor::text,
+        'refundedMinor', p.refunded_minor::text, 'method', p.method, 'reference', p.reference,
+        'paidAt', p.paid_at, 'refunds', ${refundsJson}
+      ) order by p.paid_at, p.id) from payments p where p.invoice_id = invoices.id), '[]'::json)`;
   let invoiceQuery = db
     .selectFrom('invoices')
     .innerJoin('schools', 'schools.id', 'invoices.schoolId')
     .select([
       'invoices.id',
       'invoices.number',
-      'invoices.currency',
       'invoices.issueDate',
       'invoices.dueDate',
       'invoices.totalMinor',
@@ -56,48 +96,43 @@ export async function studentStatement(
       'invoices.voidedAt',
       balanceSql.as('balanceMinor'),
       invoiceStatusSql(input.asOf).as('status'),
+      paymentsJson.as('payments'),
     ])
     .where('invoices.studentId', '=', student.id)
     .orderBy('invoices.dueDate')
     .orderBy('invoices.number');
   if (input.from) invoiceQuery = invoiceQuery.where('invoices.issueDate', '>=', input.from);
   if (input.to) invoiceQuery = invoiceQuery.where('invoices.issueDate', '<=', input.to);
-  const [invoices, payments, refunds] = await Promise.all([
-    invoiceQuery.execute(),
-    db
-      .selectFrom('payments')
-      .select(['id', 'invoiceId', 'amountMinor', 'refundedMinor', 'method', 'reference', 'paidAt'])
-      .where('studentId', '=', student.id)
-      .orderBy('paidAt')
-      .orderBy('id')
-      .execute(),
-    db
-      .selectFrom('refunds')
-      .innerJoin('payments', 'payments.id', 'refunds.paymentId')
-      .select([
-        'refunds.id',
-        'refunds.paymentId',
-        'refunds.amountMinor',
-        'refunds.fromCreditMinor',
-        'refunds.reason',
-        'refunds.createdAt',
-      ])
-      .where('payments.studentId', '=', student.id)
-      .orderBy('refunds.createdAt')
-      .execute(),
-  ]);
-  const { invoicedMinor, paidMinor, refundedMinor, balanceMinor, creditMinor, ...identity } = student;
+  const invoices = await invoiceQuery.execute();
+
+  const {
+    invoicedMinor,
+    paidMinor,
+    refundedMinor,
+    balanceMinor,
+    creditMinor,
+    currency,
+    timezone,
+    ...identity
+  } = student;
   return {
     student: identity,
+    school: { currency, timezone },
     totals: { invoicedMinor, paidMinor, refundedMinor, balanceMinor, creditMinor } satisfies Totals,
     invoices: invoices.map((invoice) => ({
       ...invoice,
-      payments: payments
-        .filter((payment) => payment.invoiceId === invoice.id)
-        .map((payment) => ({
-          ...payment,
-          refunds: refunds.filter((refund) => refund.paymentId === payment.id),
+      payments: invoice.payments.map((payment) => ({
+        ...payment,
+        amountMinor: BigInt(payment.amountMinor),
+        refundedMinor: BigInt(payment.refundedMinor),
+        paidAt: new Date(payment.paidAt),
+        refunds: payment.refunds.map((refund) => ({
+          ...refund,
+          amountMinor: BigInt(refund.amountMinor),
+          fromCreditMinor: BigInt(refund.fromCreditMinor),
+          createdAt: new Date(refund.createdAt),
         })),
+      })),
     })),
   };
 }
@@ -115,10 +150,11 @@ export type StudentSort = 'balance' | '-balance' | 'name' | 'admissionNo';
  * A school's statement as of a day: totals, how many students, what is owed
  * by how long overdue, and a page of students with their balances.
  */
-export async function schoolStatement(
-  db: Db,
-  input: { schoolId: string; asOf: string; limit: number; offset: number; sort: StudentSort },
-) {
+/**
+ * A school's summary as of a day: totals (sums of the students' running
+ * totals), how many students, and open balances by days overdue.
+ */
+export async function schoolSummary(db: Db, input: { schoolId: string; asOf: string }) {
   const [summary, aging] = await Promise.all([
     db
       .selectFrom('students')
@@ -147,7 +183,20 @@ export async function schoolStatement(
       .where(sql<boolean>`total_minor - paid_minor + refunded_minor > 0`)
       .executeTakeFirstOrThrow(),
   ]);
+  const { active, all, ...totals } = summary;
+  return {
+    studentsCount: active,
+    studentsTotal: all,
+    totals: totals satisfies Totals,
+    aging: aging satisfies Record<AgingBucket, bigint>,
+  };
+}
 
+/** A page of a school's students with their running totals, in the requested order. */
+export async function schoolStudentBalances(
+  db: Db,
+  input: { schoolId: string; limit: number; offset: number; sort: StudentSort },
+) {
   let rows = db
     .selectFrom('students')
     .select([
@@ -168,16 +217,22 @@ export async function schoolStatement(
   else if (input.sort === 'balance') rows = rows.orderBy('balanceMinor', 'asc');
   else if (input.sort === 'admissionNo') rows = rows.orderBy('admissionNo');
   rows = rows.orderBy('lastName').orderBy('firstName').orderBy('id');
-  const students = await rows.limit(input.limit).offset(input.offset).execute();
-  const { active, all, ...totals } = summary;
+  return rows.limit(input.limit).offset(input.offset).execute();
+}
 
+/** Summary and one page of students together (what `GET /api/schools/:id/statement` shows). */
+export async function schoolStatement(
+  db: Db,
+  input: { schoolId: string; asOf: string; limit: number; offset: number; sort: StudentSort },
+) {
+  const [summary, students] = await Promise.all([schoolSummary(db, input), schoolStudentBalances(db, input)]);
   return {
     schoolId: input.schoolId,
     asOf: input.asOf,
-    studentsCount: active,
-    totals: totals satisfies Totals,
-    aging: aging satisfies Record<AgingBucket, bigint>,
+    studentsCount: summary.studentsCount,
+    totals: summary.totals,
+    aging: summary.aging,
     students,
-    total: all,
+    total: summary.studentsTotal,
   };
 }

@@ -32,8 +32,26 @@ export function jwksKeySource(source: { jwks: JSONWebKeySet } | { url: string })
     : createLocalJWKSet(source.jwks);
 }
 
+/**
+ * Tokens already verified, until they expire. A signature check costs more
+ * than the rest of a typical request; a token's claims cannot change, and
+ * access tokens are not revocable before expiry anyway (15 minutes).
+ */
+const verified = new Map<string, { auth: AuthContext; expiresAt: number }>();
+const VERIFIED_CACHE_SIZE = 10_000;
+
+function remember(token: string, auth: AuthContext, expiresAt: number): void {
+  if (verified.size >= VERIFIED_CACHE_SIZE) {
+    // Drop the oldest entry (Map keeps insertion order).
+    verified.delete(verified.keys().next().value!);
+  }
+  verified.set(token, { auth, expiresAt });
+}
+
 /** Verifies a bearer token's signature, issuer, audience, expiry and claims. */
 export async function verifyAccessToken(token: string, keys: JWTVerifyGetKey): Promise<AuthContext> {
+  const cached = verified.get(token);
+  if (cached && cached.expiresAt > Date.now()) return cached.auth;
   try {
     const { payload } = await jwtVerify(token, keys, {
       issuer: JWT_ISSUER,
@@ -41,7 +59,9 @@ export async function verifyAccessToken(token: string, keys: JWTVerifyGetKey): P
       algorithms: ['EdDSA'],
     });
     const claims = AccessClaims.parse(payload);
-    return { userId: claims.sub, role: claims.role, schoolId: claims.schoolId };
+    const auth = { userId: claims.sub, role: claims.role, schoolId: claims.schoolId };
+    remember(token, auth, (payload.exp ?? 0) * 1000);
+    return auth;
   } catch {
     throw new AppError('unauthenticated', 'The access token is missing, expired or invalid', {
       headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' },

@@ -1,6 +1,14 @@
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { BatchSpanProcessor, NoopSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import {
+  AlwaysOffSampler,
+  BatchSpanProcessor,
+  NoopSpanProcessor,
+  ParentBasedSampler,
+  AlwaysOnSampler,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
+import { ExpressLayerType } from '@opentelemetry/instrumentation-express';
 import { ExpressInstrumentation } from '@opentelemetry/instrumentation-express';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
@@ -21,12 +29,20 @@ export function startTelemetry(service: string, otlpEndpoint: string | undefined
   const sdk = new NodeSDK({
     serviceName: service,
     spanProcessors,
+    // With nothing to export, spans are not recorded: they still carry trace
+    // and span ids (so logs and job payloads correlate) but cost next to nothing.
+    sampler: otlpEndpoint ? new ParentBasedSampler({ root: new AlwaysOnSampler() }) : new AlwaysOffSampler(),
     instrumentations: [
       new HttpInstrumentation({
         ignoreIncomingRequestHook: (req) => /\/(healthz|readyz|metrics)$/.test(req.url?.split('?')[0] ?? ''),
       }),
-      new ExpressInstrumentation(),
-      new PgInstrumentation({ enhancedDatabaseReporting: false }),
+      // One span per route handler; a span per middleware layer costs more than it tells.
+      new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE] }),
+      new PgInstrumentation({
+        enhancedDatabaseReporting: false,
+        ignoreConnectSpans: true,
+        requireParentSpan: true,
+      }),
       new IORedisInstrumentation(),
       new PinoInstrumentation({
         logKeys: { traceId: 'trace_id', spanId: 'span_id', traceFlags: 'trace_flags' },

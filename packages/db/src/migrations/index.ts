@@ -1,6 +1,7 @@
 import type { Migration } from 'kysely';
 import * as m0001 from './0001-schools-and-people.js';
 import * as m0002 from './0002-billing.js';
+import * as m0003 from './0003-school-stats-version.js';
 
 /**
  * Every migration, in order. Forward-only: a migration that has shipped is
@@ -10,4 +11,5 @@ import * as m0002 from './0002-billing.js';
 export const migrations: Record<string, Migration> = {
   '0001-schools-and-people': m0001,
   '0002-billing': m0002,
+  '0003-school-stats-version': m0003,
 };

@@ -205,3 +205,37 @@ describe('amounts at the limits', async () => {
     );
   }, 120_000);
 });
+
+describe('school statement summary cache', async () => {
+  const api = await createTestApi();
+  const accountant = await api.callerFor('accountant', api.demoSchoolId);
+  const read = async () =>
+    (await api.request(accountant, 'GET', `/api/schools/${api.demoSchoolId}/statement?asOf=2027-01-15`)).body;
+
+  it('never serves a summary older than the last money or student change', async () => {
+    const before = await read();
+    const invoice = await api.request(accountant, 'POST', '/api/invoices', {
+      body: {
+        studentId: DEMO_STUDENTS[7]!.id,
+        dueDate: '2026-12-01',
+        issueDate: '2026-11-20',
+        lines: [{ description: 'Lab fee', quantity: 1, unitAmountMinor: 2_500 }],
+      },
+    });
+    const afterInvoice = await read();
+    expect(afterInvoice.totals.invoicedMinor).toBe(before.totals.invoicedMinor + 2_500);
+    expect(afterInvoice.aging.days31To60).toBe(before.aging.days31To60 + 2_500);
+    await api.request(accountant, 'POST', `/api/invoices/${invoice.body.id}/payments`, {
+      body: { amountMinor: 1_000, method: 'cash' },
+      headers: { 'idempotency-key': randomUUID() },
+    });
+    const afterPayment = await read();
+    expect(afterPayment.totals.paidMinor).toBe(afterInvoice.totals.paidMinor + 1_000);
+    expect(afterPayment.aging.days31To60).toBe(afterInvoice.aging.days31To60 - 1_000);
+    const left = await api.request(api.admin, 'PATCH', `/api/students/${DEMO_STUDENTS[8]!.id}`, {
+      body: { status: 'left' },
+    });
+    expect(left.status).toBe(200);
+    expect((await read()).studentsCount).toBe(afterPayment.studentsCount - 1);
+  });
+});

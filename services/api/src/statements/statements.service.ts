@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { DB } from '@bursar/db';
 import type {
   SchoolStatement,
@@ -6,7 +6,14 @@ import type {
   StudentStatement,
   StudentStatementQuery,
 } from '@bursar/contracts';
-import { schoolStatement, studentStatement, todayIn, toNumber, type Totals } from '@bursar/ledger';
+import {
+  schoolStudentBalances,
+  schoolSummary,
+  studentStatement,
+  todayIn,
+  toNumber,
+  type Totals,
+} from '@bursar/ledger';
 import { notFound } from '../tenancy.js';
 
 function totalsJson(totals: Totals) {
@@ -23,9 +30,15 @@ async function schoolOf(db: Kysely<DB>, scope: string | null, schoolId: string) 
   if (scope && scope !== schoolId) throw notFound('School');
   const school = await db
     .selectFrom('schools')
-    .select(['id', 'currency', 'timezone'])
-    .where('id', '=', schoolId)
-    .where('deletedAt', 'is', null)
+    .leftJoin('schoolStats', 'schoolStats.schoolId', 'schools.id')
+    .select([
+      'schools.id',
+      'schools.currency',
+      'schools.timezone',
+      sql<bigint>`coalesce(school_stats.version, 0)`.as('statsVersion'),
+    ])
+    .where('schools.id', '=', schoolId)
+    .where('schools.deletedAt', 'is', null)
     .executeTakeFirst();
   if (!school) throw notFound('School');
   return school;
@@ -37,28 +50,21 @@ export async function getStudentStatement(
   studentId: string,
   query: StudentStatementQuery,
 ): Promise<StudentStatement> {
-  const located = await db
-    .selectFrom('students')
-    .innerJoin('schools', 'schools.id', 'students.schoolId')
-    .select(['schools.id', 'schools.currency', 'schools.timezone'])
-    .where('students.id', '=', studentId)
-    .where('schools.deletedAt', 'is', null)
-    .$if(scope !== null, (q) => q.where('students.schoolId', '=', scope!))
-    .executeTakeFirst();
-  if (!located) throw notFound('Student');
-  const asOf = query.asOf ?? todayIn(located.timezone);
+  // Statuses need "today" in the school's zone; without an explicit asOf the
+  // ledger's SQL uses the school's zone itself, and the answer names the day.
   const statement = await studentStatement(db, {
-    schoolId: located.id,
+    schoolId: scope,
     studentId,
     from: query.from,
     to: query.to,
-    asOf,
+    asOf: query.asOf,
   });
   if (!statement) throw notFound('Student');
+  const asOf = query.asOf ?? todayIn(statement.school.timezone);
   const student = statement.student;
   return {
     student,
-    currency: located.currency,
+    currency: statement.school.currency,
     asOf,
     totals: totalsJson(statement.totals),
     invoices: statement.invoices.map((invoice) => ({
@@ -92,6 +98,33 @@ export async function getStudentStatement(
   };
 }
 
+interface CachedSummary {
+  version: bigint;
+  summary: Awaited<ReturnType<typeof schoolSummary>>;
+}
+
+/**
+ * School summaries by (school, asOf), each tagged with the school's
+ * stats_version when it was computed. Any change to the school's students or
+ * money moves the version (a trigger), so an entry is served only while it is
+ * still exact. Bounded; the oldest entry goes first.
+ */
+const summaries = new Map<string, CachedSummary>();
+const SUMMARY_CACHE_SIZE = 500;
+
+async function summaryOf(db: Kysely<DB>, schoolId: string, asOf: string, version: bigint) {
+  const key = `${schoolId}|${asOf}`;
+  const cached = summaries.get(key);
+  if (cached && cached.version === version) return cached.summary;
+  const summary = await schoolSummary(db, { schoolId, asOf });
+  summaries.delete(key);
+  if (summaries.size >= SUMMARY_CACHE_SIZE) summaries.delete(summaries.keys().next().value!);
+  // Tagged with the version read before computing: if money moved meanwhile,
+  // the version is already past this one and the entry is never served.
+  summaries.set(key, { version, summary });
+  return summary;
+}
+
 export async function getSchoolStatement(
   db: Kysely<DB>,
   scope: string | null,
@@ -100,28 +133,25 @@ export async function getSchoolStatement(
 ): Promise<SchoolStatement> {
   const school = await schoolOf(db, scope, schoolId);
   const asOf = query.asOf ?? todayIn(school.timezone);
-  const statement = await schoolStatement(db, {
-    schoolId,
-    asOf,
-    limit: query.limit,
-    offset: query.offset,
-    sort: query.sort,
-  });
+  const [summary, students] = await Promise.all([
+    summaryOf(db, schoolId, asOf, school.statsVersion),
+    schoolStudentBalances(db, { schoolId, limit: query.limit, offset: query.offset, sort: query.sort }),
+  ]);
   return {
     schoolId,
     currency: school.currency,
     asOf,
-    studentsCount: statement.studentsCount,
-    totals: totalsJson(statement.totals),
+    studentsCount: summary.studentsCount,
+    totals: totalsJson(summary.totals),
     aging: {
-      current: toNumber(statement.aging.current),
-      days1To30: toNumber(statement.aging.days1To30),
-      days31To60: toNumber(statement.aging.days31To60),
-      days61To90: toNumber(statement.aging.days61To90),
-      days90Plus: toNumber(statement.aging.days90Plus),
+      current: toNumber(summary.aging.current),
+      days1To30: toNumber(summary.aging.days1To30),
+      days31To60: toNumber(summary.aging.days31To60),
+      days61To90: toNumber(summary.aging.days61To90),
+      days90Plus: toNumber(summary.aging.days90Plus),
     },
     students: {
-      data: statement.students.map((row) => ({
+      data: students.map((row) => ({
         id: row.id,
         firstName: row.firstName,
         lastName: row.lastName,
@@ -134,7 +164,7 @@ export async function getSchoolStatement(
         balanceMinor: toNumber(row.balanceMinor),
         creditMinor: toNumber(row.creditMinor),
       })),
-      pagination: { limit: query.limit, offset: query.offset, total: statement.total },
+      pagination: { limit: query.limit, offset: query.offset, total: summary.studentsTotal },
     },
   };
 }
