@@ -41,6 +41,18 @@ const TARGETS = { studentP99Ms: 50, studentThroughputRatio: 0.5, schoolP99Ms: 10
 /** How many student statements the profile replays, one at a time, after the load runs. */
 const PROFILE_SAMPLES = 200;
 
+/**
+ * BENCH_API_REPLICAS: how many api processes run behind Caddy (default 1), as production scales
+ * the stateless services. The bare baseline stays one process.
+ */
+function replicasSetting(): number {
+  const raw = process.env.BENCH_API_REPLICAS;
+  const replicas = raw === undefined || raw === '' ? 1 : Number(raw);
+  if (!Number.isInteger(replicas) || replicas < 1 || replicas > 16)
+    throw new Error(`BENCH_API_REPLICAS must be an integer in [1, 16], got ${raw}`);
+  return replicas;
+}
+
 function scaleSetting(): number {
   const raw = process.env.BENCH_SCALE;
   const scale = raw === undefined || raw === '' ? 1 : Number(raw);
@@ -78,14 +90,29 @@ function studentPaths(ids: string[], path: (id: string) => string) {
   };
 }
 
-/** CPU seconds of this database's backends serving `applicationName` (the api's or the bare server's pool). */
+/**
+ * CPU seconds of this database's backends serving `applicationName` (the api's or the bare server's
+ * pool), as a counter that never goes down: each backend ever seen keeps its last reading. Summing
+ * only the backends connected now is not one — `pg` pools close clients idle for 10 s, so the
+ * side not under load loses backends between readings and its "delta" came out negative. A
+ * backend's CPU between its last reading and its exit is still lost (under-reported, never over).
+ */
 function backendsCpu(pool: pg.Pool, applicationName: string): () => Promise<number | undefined> {
+  const lastSeen = new Map<number, number>();
+  let reused = 0; // CPU of earlier backends whose pid a new backend now has
   return async () => {
     const { rows } = await pool.query<{ pid: number }>(
       `select pid from pg_stat_activity where datname = current_database() and application_name = $1`,
       [applicationName],
     );
-    return rows.reduce((total, { pid }) => total + (processCpuSeconds(pid) ?? 0), 0);
+    for (const { pid } of rows) {
+      const seconds = processCpuSeconds(pid);
+      if (seconds === undefined) continue;
+      const before = lastSeen.get(pid);
+      if (before !== undefined && seconds < before) reused += before;
+      lastSeen.set(pid, seconds);
+    }
+    return [...lastSeen.values()].reduce((total, seconds) => total + seconds, reused);
   };
 }
 
@@ -397,6 +424,9 @@ const statements: Benchmark = {
   async run() {
     const settings = loadSettings(process.env, statements.loadDefaults);
     const scale = scaleSetting();
+    const replicas = replicasSetting();
+    const replicasNote =
+      replicas === 1 ? '1 api process vs 1 bare process' : `${replicas} api replicas vs 1 bare process`;
     const log = (line: string) => console.error(line);
     await ensureGenerated({ databaseUrl: DATABASE_URL, scale, seed: SEED, log });
 
@@ -454,19 +484,31 @@ const statements: Benchmark = {
         schoolId: largest.id,
       });
 
-      const [apiPort, barePort, edgePort] = await freePorts(3);
-      if (apiPort === undefined || barePort === undefined || edgePort === undefined)
+      const ports = await freePorts(replicas + 2);
+      const [barePort, edgePort, ...apiPorts] = ports;
+      if (ports.length !== replicas + 2 || barePort === undefined || edgePort === undefined)
         throw new Error('no free ports');
-      const api = startApi({
-        port: apiPort,
-        databaseUrl: DATABASE_URL,
-        scratch,
-        logFile: join(resultsDir, 'statements-api.log'),
-        env: { JWT_PRIVATE_KEY: pem, ...(cpuProfileDir ? cpuProfileSetup(cpuProfileDir).env : {}) },
-        ...(cpuProfileDir ? { nodeArgs: cpuProfileSetup(cpuProfileDir).nodeArgs } : {}),
+      // One api process per port; only the first is profilable (BENCH_CPU_PROFILE=1), so the others
+      // carry no inspector session.
+      const apis = apiPorts.map((port, i) => {
+        const profiling = cpuProfileDir && i === 0 ? cpuProfileSetup(cpuProfileDir) : undefined;
+        const api = startApi({
+          port,
+          databaseUrl: DATABASE_URL,
+          scratch,
+          logFile: join(resultsDir, i === 0 ? 'statements-api.log' : `statements-api-${i + 1}.log`),
+          env: { JWT_PRIVATE_KEY: pem, ...profiling?.env },
+          ...(profiling ? { nodeArgs: profiling.nodeArgs } : {}),
+        });
+        started.push(api);
+        return api;
       });
-      started.push(api);
-      await waitForUrl(`http://127.0.0.1:${apiPort}/api/healthz`, { process: api, timeoutMs: 60_000 });
+      await Promise.all(
+        apis.map((api, i) =>
+          waitForUrl(`http://127.0.0.1:${apiPorts[i]}/api/healthz`, { process: api, timeoutMs: 60_000 }),
+        ),
+      );
+      const api = apis[0]!;
       const bare = startProcess({
         name: 'bare',
         command: process.execPath,
@@ -481,7 +523,9 @@ const statements: Benchmark = {
       writeFileSync(caddyfile, benchCaddyfile());
       const caddy = startCaddy({
         port: edgePort,
-        apiUpstream: `127.0.0.1:${apiPort}`,
+        // Caddy substitutes {$API_UPSTREAM} before tokenising, so a space-separated list is several
+        // upstreams of one reverse_proxy (load-balanced at random, Caddy's default policy).
+        apiUpstream: apiPorts.map((port) => `127.0.0.1:${port}`).join(' '),
         scratch,
         logFile: join(resultsDir, 'statements-caddy.log'),
         caddyfile,
@@ -522,7 +566,11 @@ const statements: Benchmark = {
       );
 
       const cpuProbes: CpuProbes = {
-        api: () => processCpuSeconds(api.pid),
+        // Every replica: CPU per request is the whole api's, however many processes serve it.
+        api: () => {
+          const seconds = apis.map((replica) => processCpuSeconds(replica.pid));
+          return seconds.every((s) => s !== undefined) ? seconds.reduce((a, b) => a + b, 0) : undefined;
+        },
         bare: () => processCpuSeconds(bare.pid),
         caddy: () => processCpuSeconds(caddy.pid),
         'pg(api)': backendsCpu(pool, 'bursar-api'),
@@ -546,7 +594,12 @@ const statements: Benchmark = {
         headers: { authorization: `Bearer ${accountantToken}` },
       };
       const specs: CpuRowSpec[] = [
-        { label: 'node (api vs bare)', value: 'api', baseline: 'bare' },
+        {
+          label: replicas === 1 ? 'node (api vs bare)' : `node (${replicas} api replicas vs bare)`,
+          value: 'api',
+          baseline: 'bare',
+          ...(replicas === 1 ? {} : { note: `summed over the ${replicas} api replicas` }),
+        },
         { label: 'postgres (api vs bare backends)', value: 'pg(api)', baseline: 'pg(bare)' },
         { label: 'caddy', value: 'caddy' },
         { label: 'load generator', value: 'loadgen' },
@@ -576,13 +629,20 @@ const statements: Benchmark = {
           const { result, file } = await profiled(api, cpuProfileDir, () =>
             runLoad(target, settings.connections, settings.durationSec, 99),
           );
-          const text = formatCpuProfileSummary(summarizeCpuProfile(file, 25), result.responses);
+          // With several replicas only the first is profiled; Caddy picks upstreams at random, so it
+          // served about 1/N of the responses (an estimate: the per-response numbers are approximate).
+          const responses = Math.round(result.responses / replicas);
+          const text = formatCpuProfileSummary(summarizeCpuProfile(file, 25), responses);
           const out = join(resultsDir, `statements-cpuprofile-${name}.txt`);
           // The raw profile opens in Chrome DevTools (Performance) or speedscope.
           copyFileSync(file, join(resultsDir, `statements-cpuprofile-${name}.cpuprofile`));
           writeFileSync(
             out,
-            `# api CPU profile, ${target.label}, ${Math.round(result.reqPerSec)} req/s\n${text}\n`,
+            `# api CPU profile, ${target.label}, ${Math.round(result.reqPerSec)} req/s` +
+              (replicas === 1
+                ? ''
+                : ` through ${replicas} replicas; replica 1 profiled, per-response figures assume it served 1/${replicas} (${responses})`) +
+              `\n${text}\n`,
           );
           log(
             text
@@ -618,6 +678,8 @@ const statements: Benchmark = {
         const row = rows.find((r) => r.metric === metric);
         if (row) row.note = row.note ? `${row.note}; ${note}` : note;
       };
+      noteOn(studentRows, 'student statement throughput', replicasNote);
+      noteOn(schoolRows, 'school statement throughput', replicasNote);
       noteOn(
         studentRows,
         'student statement throughput',

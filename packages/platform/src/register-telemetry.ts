@@ -11,6 +11,12 @@ register('@opentelemetry/instrumentation/hook.mjs', import.meta.url, {
   data: { include: ['express', 'pg', 'ioredis', 'pino', 'http', 'https', 'node:http', 'node:https'] },
 });
 
+// Unless an operator asks for them, the SDK exports no metrics and no logs
+// (prom-client and pino already do), and traces only via an explicit endpoint.
+process.env.OTEL_METRICS_EXPORTER ??= 'none';
+process.env.OTEL_LOGS_EXPORTER ??= 'none';
+process.env.OTEL_TRACES_EXPORTER ??= 'none';
+
 const sdk = startTelemetry(
   process.env.OTEL_SERVICE_NAME ?? 'bursar',
   process.env.OTEL_EXPORTER_OTLP_ENDPOINT,

@@ -28,6 +28,8 @@ export function startTelemetry(service: string, otlpEndpoint: string | undefined
       [new NoopSpanProcessor()];
   const sdk = new NodeSDK({
     serviceName: service,
+    // Metrics are prom-client's (/metrics) and logs are pino's: the SDK builds neither.
+    logRecordProcessors: [],
     spanProcessors,
     // With nothing to export, spans are not recorded: they still carry trace
     // and span ids (so logs and job payloads correlate) but cost next to nothing.
@@ -44,7 +46,9 @@ export function startTelemetry(service: string, otlpEndpoint: string | undefined
         requireParentSpan: true,
       }),
       new IORedisInstrumentation(),
+      // Log lines go to stdout as JSON; copying each into the OTel logs SDK doubles their cost.
       new PinoInstrumentation({
+        disableLogSending: true,
         logKeys: { traceId: 'trace_id', spanId: 'span_id', traceFlags: 'trace_flags' },
       }),
     ],
