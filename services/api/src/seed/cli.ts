@@ -7,12 +7,16 @@ import { seedDemo } from './seed.js';
 const config = loadConfig(seedConfigSchema);
 const db = createDb(config.DATABASE_URL, { max: 1, applicationName: 'bursar-seed' });
 try {
-  const { inserted } = await seedDemo(db, {
+  const { inserted, invoices } = await seedDemo(db, {
     adminEmail: config.BURSAR_ADMIN_EMAIL,
     adminPassword: config.BURSAR_ADMIN_PASSWORD,
     demoPassword: config.BURSAR_DEMO_PASSWORD,
   });
-  process.stdout.write(inserted ? `seeded ${inserted} demo rows\n` : 'demo data already present\n');
+  process.stdout.write(
+    inserted || invoices
+      ? `seeded ${inserted} demo rows and ${invoices} invoices\n`
+      : 'demo data already present\n',
+  );
 } finally {
   await db.destroy();
 }

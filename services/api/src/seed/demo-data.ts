@@ -79,3 +79,21 @@ export const DEMO_STAFF = [
 ] as const;
 
 export const PLATFORM_ADMIN_ID = '0f5a3c1e-5d1b-4c39-9a52-3f6f7c1d0000';
+
+/** The demo school's 2026-27 fee plan, issued to every demo student with a few payments recorded. */
+export const DEMO_FEE_PLAN = {
+  id: '0f5a3c1e-5d1b-4c39-9a52-3f6f7c1d4001',
+  name: 'Annual fees',
+  academicYear: DEMO_ACADEMIC_YEAR,
+  siblingDiscountBps: 1_000,
+  heads: [
+    { name: 'Tuition', amountMinor: 6_000_000n },
+    { name: 'Transport', amountMinor: 1_200_000n },
+    { name: 'Activities', amountMinor: 300_000n },
+  ],
+  instalments: [
+    { id: '0f5a3c1e-5d1b-4c39-9a52-3f6f7c1d4101', label: 'Term 1', dueDate: '2026-04-15', shareBps: 4_000 },
+    { id: '0f5a3c1e-5d1b-4c39-9a52-3f6f7c1d4102', label: 'Term 2', dueDate: '2026-08-15', shareBps: 3_000 },
+    { id: '0f5a3c1e-5d1b-4c39-9a52-3f6f7c1d4103', label: 'Term 3', dueDate: '2026-12-15', shareBps: 3_000 },
+  ],
+};

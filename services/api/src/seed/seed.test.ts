@@ -146,4 +146,31 @@ describe('seedDemo', () => {
     expect(second.inserted).toBe(0);
     expect(afterSecond).toEqual(afterFirst);
   });
+
+  it('issues the demo fee plan once, with Term 1 paid, part-paid, overpaid and unpaid families', async () => {
+    expect(first.invoices).toBe(12 * 3);
+    expect(second.invoices).toBe(0);
+    const term1 = await db
+      .selectFrom('invoices')
+      .innerJoin('students', 'students.id', 'invoices.studentId')
+      .select(['students.admissionNo', 'invoices.totalMinor', 'invoices.paidMinor', 'invoices.dueDate'])
+      .where('invoices.dueDate', '=', '2026-04-15')
+      .orderBy('students.admissionNo')
+      .execute();
+    expect(term1).toHaveLength(12);
+    const paidInFull = term1.filter((invoice) => invoice.paidMinor === invoice.totalMinor);
+    expect(paidInFull.map((invoice) => invoice.admissionNo)).toEqual(
+      term1.slice(0, 8).map((i) => i.admissionNo),
+    );
+    expect(term1[8]!.paidMinor).toBe(term1[8]!.totalMinor / 2n);
+    expect(term1.slice(9).every((invoice) => invoice.paidMinor === 0n)).toBe(true);
+    // The first family's extra 5,000.00 moved onto their Term 2 invoice.
+    const term2 = await db
+      .selectFrom('invoices')
+      .select('paidMinor')
+      .where('studentId', '=', DEMO_STUDENTS[0]!.id)
+      .where('dueDate', '=', '2026-08-15')
+      .executeTakeFirstOrThrow();
+    expect(term2.paidMinor).toBe(500_000n);
+  });
 });

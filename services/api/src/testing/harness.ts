@@ -85,6 +85,8 @@ export async function createTestApi(): Promise<TestApi> {
     adminEmail: ADMIN_EMAIL,
     adminPassword: ADMIN_PASSWORD,
     demoPassword: STAFF_PASSWORD,
+    // Tests start from an empty ledger; the demo fee plan is for people trying the product.
+    billing: false,
   });
   // TEST_LOG_LEVEL=error shows server-side errors while debugging a test.
   const app = createApp({
