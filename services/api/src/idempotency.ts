@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type { DB } from '@bursar/db';
 import { AppError } from '@bursar/platform';
+import { isUniqueViolation } from './sql.js';
 
 export interface StoredResponse {
   status: number;
@@ -10,10 +11,6 @@ export interface StoredResponse {
 
 function hashRequest(parts: unknown): string {
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  return (error as { code?: string } | null)?.code === '23505';
 }
 
 /**
@@ -67,7 +64,7 @@ export async function withIdempotency(
     });
     return { ...response, replayed: false };
   } catch (error) {
-    if (!isUniqueViolation(error)) throw error;
+    if (!isUniqueViolation(error, 'idempotency_keys_pkey')) throw error;
     const raced = await replay();
     if (!raced) throw error;
     return raced;

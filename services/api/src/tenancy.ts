@@ -1,4 +1,5 @@
 import { AppError, type AuthContext } from '@bursar/platform';
+import { fieldError } from './sql.js';
 
 /**
  * The school a caller's reads are limited to: their own, or for a platform
@@ -15,18 +16,10 @@ export function readScope(caller: AuthContext, requested?: string): string | nul
  */
 export function writeSchool(caller: AuthContext, requested: string | undefined): string {
   if (caller.role === 'platform_admin') {
-    if (!requested) {
-      throw new AppError('validation_failed', 'A platform admin must say which school', {
-        errors: [{ path: 'body.schoolId', message: 'required for platform admins' }],
-      });
-    }
+    if (!requested) throw fieldError('body.schoolId', 'required for platform admins');
     return requested;
   }
-  if (requested !== undefined) {
-    throw new AppError('validation_failed', 'schoolId comes from your login and cannot be set', {
-      errors: [{ path: 'body.schoolId', message: 'only a platform admin may set schoolId' }],
-    });
-  }
+  if (requested !== undefined) throw fieldError('body.schoolId', 'only a platform admin may set schoolId');
   return caller.schoolId!;
 }
 

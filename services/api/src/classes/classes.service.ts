@@ -11,7 +11,7 @@ import { AppError } from '@bursar/platform';
 import { recordAudit } from '../audit/audit.repository.js';
 import { notFound } from '../tenancy.js';
 import { schoolForWrite, type Actor } from '../schools/schools.service.js';
-import { constraintError } from '../schools/sql.js';
+import { constraintError } from '../sql.js';
 import {
   classHasStudents,
   deleteClass as deleteClassRow,

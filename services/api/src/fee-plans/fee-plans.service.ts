@@ -13,12 +13,9 @@ import { AppError } from '@bursar/platform';
 import { recordAudit } from '../audit/audit.repository.js';
 import type { Actor } from '../invoices/invoices.service.js';
 import { notFound } from '../tenancy.js';
+import { fieldError, isUniqueViolation } from '../sql.js';
 
 type Db = Kysely<DB> | Transaction<DB>;
-
-function isUniqueViolation(error: unknown): boolean {
-  return (error as { code?: string } | null)?.code === '23505';
-}
 
 export async function findFeePlan(db: Db, scope: string | null, id: string): Promise<FeePlan> {
   let query = db.selectFrom('feePlans').selectAll().where('id', '=', id);
@@ -116,7 +113,7 @@ export async function createFeePlan(
       return created;
     });
   } catch (error) {
-    if (isUniqueViolation(error)) {
+    if (isUniqueViolation(error, 'fee_plans_school_id_academic_year_name_key')) {
       throw new AppError(
         'conflict',
         `A fee plan named "${body.name}" already exists for ${body.academicYear}`,
@@ -173,9 +170,7 @@ export async function issueFeePlanById(
         .where('schoolId', '=', plan.schoolId)
         .executeTakeFirst();
       if (!klass) {
-        throw new AppError('validation_failed', 'That class is not in this school', {
-          errors: [{ path: 'body.classId', message: 'unknown class' }],
-        });
+        throw fieldError('body.classId', 'unknown class in this school');
       }
       const rows = await trx
         .selectFrom('students')

@@ -25,7 +25,7 @@ import {
   updateSchool as updateSchoolRow,
   type SchoolRow,
 } from './schools.repository.js';
-import { fieldError } from './sql.js';
+import { fieldError } from '../sql.js';
 
 type Db = Kysely<DB> | Transaction<DB>;
 /** Who is acting, for the audit log. */

@@ -15,7 +15,7 @@ import { recordAudit } from '../audit/audit.repository.js';
 import { notFound } from '../tenancy.js';
 import { findClass } from '../classes/classes.repository.js';
 import { schoolForWrite, type Actor } from '../schools/schools.service.js';
-import { constraintError, fieldError } from '../schools/sql.js';
+import { constraintError, fieldError } from '../sql.js';
 import {
   deleteStudent as deleteStudentRow,
   findStudent,

@@ -15,7 +15,7 @@ import { hashPassword } from '../auth/password.js';
 import { notFound, readScope } from '../tenancy.js';
 import { findSchool, lockSchool } from '../schools/schools.repository.js';
 import type { Actor } from '../schools/schools.service.js';
-import { constraintError } from '../schools/sql.js';
+import { constraintError } from '../sql.js';
 import {
   findSchoolUser,
   insertUser,

@@ -22,6 +22,12 @@ interface PgError {
 const UNIQUE_VIOLATION = '23505';
 const FOREIGN_KEY_VIOLATION = '23503';
 
+/** True when `error` is PostgreSQL's unique violation on `constraint`. */
+export function isUniqueViolation(error: unknown, constraint: string): boolean {
+  const { code, constraint: name } = (error ?? {}) as PgError;
+  return code === UNIQUE_VIOLATION && name === constraint;
+}
+
 /**
  * Turns a unique (23505) or foreign-key (23503) violation on one of the named
  * constraints into the AppError given for it; anything else is returned
