@@ -1,7 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { AuditEntry as AuditRecord, AuditQuery, Paginated } from '@bursar/contracts';
 import type { DB } from '@bursar/db';
-import type { AuthContext } from '@bursar/platform';
+import { callerOf, type AuthContext } from '@bursar/platform';
 
 type Db = Kysely<DB> | Transaction<DB>;
 
@@ -10,6 +10,17 @@ function jsonSafe(value: unknown): unknown {
   return JSON.parse(
     JSON.stringify(value ?? null, (_key, v: unknown) => (typeof v === 'bigint' ? Number(v) : v)),
   );
+}
+
+/** Who is writing: the verified caller and the request id, as the audit trail records them. */
+export interface Actor {
+  caller: AuthContext;
+  requestId?: string;
+}
+
+/** The actor of a request (401 if the route forgot `authenticate`). */
+export function actorOf(req: { auth?: AuthContext; requestId: string }): Actor {
+  return { caller: callerOf(req), requestId: req.requestId };
 }
 
 export interface AuditEntry {
@@ -25,11 +36,7 @@ export interface AuditEntry {
  * Appends one audit row in the caller's transaction, so the record and the
  * change commit together. The table refuses updates and deletes.
  */
-export async function recordAudit(
-  db: Db,
-  actor: { caller: AuthContext; requestId?: string },
-  entry: AuditEntry,
-): Promise<void> {
+export async function recordAudit(db: Db, actor: Actor, entry: AuditEntry): Promise<void> {
   await db
     .insertInto('auditLog')
     .values({

@@ -10,16 +10,13 @@ import {
 import { callerOf, route } from '@bursar/platform';
 import { requirePermission } from '../auth/permissions.js';
 import type { ApiContext } from '../context.js';
+import { actorOf } from '../audit/audit.repository.js';
 import { readScope } from '../tenancy.js';
 import { createClass, deleteClass, getClass, listClasses, updateClass } from './classes.service.js';
 
 /** Classes of a school: `/api/classes`. */
 export function classesRoutes({ db, authenticate }: ApiContext): Router {
   const router = Router();
-  const actor = (req: Parameters<typeof callerOf>[0] & { requestId: string }) => ({
-    caller: callerOf(req),
-    requestId: req.requestId,
-  });
 
   router.post(
     '/api/classes',
@@ -34,7 +31,7 @@ export function classesRoutes({ db, authenticate }: ApiContext): Router {
         tags: ['classes'],
         errors: ['conflict', 'not_found'],
       },
-      ({ body, req }) => db.transaction().execute((trx) => createClass(trx, actor(req), body)),
+      ({ body, req }) => db.transaction().execute((trx) => createClass(trx, actorOf(req), body)),
     ),
   );
 
@@ -74,7 +71,7 @@ export function classesRoutes({ db, authenticate }: ApiContext): Router {
       ({ params, body, req }) =>
         db
           .transaction()
-          .execute((trx) => updateClass(trx, actor(req), readScope(callerOf(req)), params.id, body)),
+          .execute((trx) => updateClass(trx, actorOf(req), readScope(callerOf(req)), params.id, body)),
     ),
   );
 
@@ -93,7 +90,7 @@ export function classesRoutes({ db, authenticate }: ApiContext): Router {
       async ({ params, req }) => {
         await db
           .transaction()
-          .execute((trx) => deleteClass(trx, actor(req), readScope(callerOf(req)), params.id));
+          .execute((trx) => deleteClass(trx, actorOf(req), readScope(callerOf(req)), params.id));
       },
     ),
   );

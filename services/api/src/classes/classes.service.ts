@@ -10,7 +10,8 @@ import type {
 import { AppError } from '@bursar/platform';
 import { recordAudit } from '../audit/audit.repository.js';
 import { notFound } from '../tenancy.js';
-import { schoolForWrite, type Actor } from '../schools/schools.service.js';
+import { schoolForWrite } from '../schools/schools.service.js';
+import type { Actor } from '../audit/audit.repository.js';
 import { constraintError } from '../sql.js';
 import {
   classHasStudents,

@@ -11,7 +11,8 @@ import {
 import { callerOf, route } from '@bursar/platform';
 import { requirePermission } from '../auth/permissions.js';
 import type { ApiContext } from '../context.js';
-import { readScope, writeSchool } from '../tenancy.js';
+import { actorOf } from '../audit/audit.repository.js';
+import { readScope } from '../tenancy.js';
 import { createFeePlan, findFeePlan, issueFeePlanById, listFeePlans } from './fee-plans.service.js';
 
 export function feePlansRoutes({ db, authenticate }: ApiContext): Router {
@@ -27,14 +28,9 @@ export function feePlansRoutes({ db, authenticate }: ApiContext): Router {
         response: FeePlan,
         summary: 'Create a fee plan (heads and instalments)',
         tags: ['fee-plans'],
-        // not_found: a platform admin named a school that does not exist.
-        errors: ['conflict', 'not_found'],
+        errors: ['conflict'],
       },
-      ({ body, req }) => {
-        const caller = callerOf(req);
-        const { schoolId, ...plan } = body;
-        return createFeePlan(db, { caller, requestId: req.requestId }, writeSchool(caller, schoolId), plan);
-      },
+      ({ body, req }) => createFeePlan(db, actorOf(req), body),
     ),
   );
   router.get(
@@ -69,7 +65,7 @@ export function feePlansRoutes({ db, authenticate }: ApiContext): Router {
       },
       ({ params, body, req }) => {
         const caller = callerOf(req);
-        return issueFeePlanById(db, { caller, requestId: req.requestId }, readScope(caller), params.id, body);
+        return issueFeePlanById(db, actorOf(req), readScope(caller), params.id, body);
       },
     ),
   );

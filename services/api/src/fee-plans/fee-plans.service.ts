@@ -11,14 +11,21 @@ import type {
 import { issueFeePlan, todayIn, toNumber } from '@bursar/ledger';
 import { AppError } from '@bursar/platform';
 import { recordAudit } from '../audit/audit.repository.js';
-import type { Actor } from '../invoices/invoices.service.js';
+import type { Actor } from '../audit/audit.repository.js';
 import { notFound } from '../tenancy.js';
-import { fieldError, isUniqueViolation } from '../sql.js';
+import { constraintError, fieldError } from '../sql.js';
+import { schoolForWrite } from '../schools/schools.service.js';
+import { liveSchoolIds } from '../schools/schools.repository.js';
 
 type Db = Kysely<DB> | Transaction<DB>;
 
 export async function findFeePlan(db: Db, scope: string | null, id: string): Promise<FeePlan> {
-  let query = db.selectFrom('feePlans').selectAll().where('id', '=', id);
+  // A deleted school's plans are gone with it.
+  let query = db
+    .selectFrom('feePlans')
+    .selectAll()
+    .where('id', '=', id)
+    .where('schoolId', 'in', liveSchoolIds(db));
   if (scope) query = query.where('schoolId', '=', scope);
   const plan = await query.executeTakeFirst();
   if (!plan) throw notFound('Fee plan');
@@ -54,21 +61,11 @@ export async function findFeePlan(db: Db, scope: string | null, id: string): Pro
   };
 }
 
-export async function createFeePlan(
-  db: Kysely<DB>,
-  actor: Actor,
-  schoolId: string,
-  body: CreateFeePlanBody,
-): Promise<FeePlan> {
+export async function createFeePlan(db: Kysely<DB>, actor: Actor, body: CreateFeePlanBody): Promise<FeePlan> {
   try {
     return await db.transaction().execute(async (trx) => {
-      const school = await trx
-        .selectFrom('schools')
-        .select('id')
-        .where('id', '=', schoolId)
-        .where('deletedAt', 'is', null)
-        .executeTakeFirst();
-      if (!school) throw notFound('School');
+      // Share-locks the school, so a concurrent delete cannot miss the new plan.
+      const { id: schoolId } = await schoolForWrite(trx, actor.caller, body.schoolId);
       const plan = await trx
         .insertInto('feePlans')
         .values({
@@ -113,13 +110,10 @@ export async function createFeePlan(
       return created;
     });
   } catch (error) {
-    if (isUniqueViolation(error, 'fee_plans_school_id_academic_year_name_key')) {
-      throw new AppError(
-        'conflict',
-        `A fee plan named "${body.name}" already exists for ${body.academicYear}`,
-      );
-    }
-    throw error;
+    throw constraintError(error, {
+      fee_plans_school_id_academic_year_name_key: () =>
+        new AppError('conflict', `A fee plan named "${body.name}" already exists for ${body.academicYear}`),
+    });
   }
 }
 
@@ -128,7 +122,7 @@ export async function listFeePlans(
   scope: string | null,
   page: PaginationQuery,
 ): Promise<Paginated<FeePlan>> {
-  let base = db.selectFrom('feePlans');
+  let base = db.selectFrom('feePlans').where('schoolId', 'in', liveSchoolIds(db));
   if (scope) base = base.where('schoolId', '=', scope);
   const [rows, count] = await Promise.all([
     base

@@ -14,6 +14,7 @@ import {
 import { callerOf, route } from '@bursar/platform';
 import { requirePermission } from '../auth/permissions.js';
 import type { ApiContext } from '../context.js';
+import { actorOf } from '../audit/audit.repository.js';
 import { readScope } from '../tenancy.js';
 import {
   createGuardian,
@@ -32,10 +33,6 @@ import {
  */
 export function guardiansRoutes({ db, authenticate }: ApiContext): Router {
   const router = Router();
-  const actor = (req: Parameters<typeof callerOf>[0] & { requestId: string }) => ({
-    caller: callerOf(req),
-    requestId: req.requestId,
-  });
 
   router.post(
     '/api/guardians',
@@ -50,7 +47,7 @@ export function guardiansRoutes({ db, authenticate }: ApiContext): Router {
         tags: ['guardians'],
         errors: ['conflict', 'not_found'],
       },
-      ({ body, req }) => db.transaction().execute((trx) => createGuardian(trx, actor(req), body)),
+      ({ body, req }) => db.transaction().execute((trx) => createGuardian(trx, actorOf(req), body)),
     ),
   );
 
@@ -95,7 +92,7 @@ export function guardiansRoutes({ db, authenticate }: ApiContext): Router {
       ({ params, body, req }) =>
         db
           .transaction()
-          .execute((trx) => updateGuardian(trx, actor(req), readScope(callerOf(req)), params.id, body)),
+          .execute((trx) => updateGuardian(trx, actorOf(req), readScope(callerOf(req)), params.id, body)),
     ),
   );
 
@@ -113,7 +110,7 @@ export function guardiansRoutes({ db, authenticate }: ApiContext): Router {
       async ({ params, req }) => {
         await db
           .transaction()
-          .execute((trx) => deleteGuardian(trx, actor(req), readScope(callerOf(req)), params.id));
+          .execute((trx) => deleteGuardian(trx, actorOf(req), readScope(callerOf(req)), params.id));
       },
     ),
   );
@@ -135,7 +132,7 @@ export function guardiansRoutes({ db, authenticate }: ApiContext): Router {
         db
           .transaction()
           .execute((trx) =>
-            linkGuardian(trx, actor(req), readScope(callerOf(req)), params.id, params.guardianId, body),
+            linkGuardian(trx, actorOf(req), readScope(callerOf(req)), params.id, params.guardianId, body),
           ),
     ),
   );
@@ -155,7 +152,7 @@ export function guardiansRoutes({ db, authenticate }: ApiContext): Router {
         await db
           .transaction()
           .execute((trx) =>
-            unlinkGuardian(trx, actor(req), readScope(callerOf(req)), params.id, params.guardianId),
+            unlinkGuardian(trx, actorOf(req), readScope(callerOf(req)), params.id, params.guardianId),
           );
       },
     ),

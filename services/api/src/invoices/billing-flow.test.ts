@@ -239,3 +239,30 @@ describe('school statement summary cache', async () => {
     expect((await read()).studentsCount).toBe(afterPayment.studentsCount - 1);
   });
 });
+
+describe('fee plans and their school', async () => {
+  const api = await createTestApi();
+  const plan = (schoolId: string) => ({
+    name: 'Annual',
+    academicYear: '2026-27',
+    heads: [{ name: 'Tuition', amountMinor: 100_000 }],
+    instalments: [{ label: 'Year', dueDate: '2026-06-01', sharePercent: 100 }],
+    schoolId,
+  });
+
+  it('refuses a plan for a school that does not exist, naming the field', async () => {
+    const response = await api.request(api.admin, 'POST', '/api/fee-plans', { body: plan(randomUUID()) });
+    expect(response.status).toBe(422);
+    expect(response.body.errors[0].path).toBe('body.schoolId');
+  });
+
+  it("hides a deleted school's fee plans", async () => {
+    const schoolId = await api.createSchool();
+    const created = await api.request(api.admin, 'POST', '/api/fee-plans', { body: plan(schoolId) });
+    expect(created.status).toBe(201);
+    expect((await api.request(api.admin, 'DELETE', `/api/schools/${schoolId}`)).status).toBe(204);
+    expect((await api.request(api.admin, 'GET', `/api/fee-plans/${created.body.id}`)).status).toBe(404);
+    const list = await api.request(api.admin, 'GET', `/api/fee-plans?schoolId=${schoolId}`);
+    expect(list.body.pagination.total).toBe(0);
+  });
+});

@@ -11,6 +11,7 @@ import {
 import { callerOf, route } from '@bursar/platform';
 import { requirePermission } from '../auth/permissions.js';
 import type { ApiContext } from '../context.js';
+import { actorOf } from '../audit/audit.repository.js';
 import { readScope, writeSchool } from '../tenancy.js';
 import {
   createInvoice,
@@ -23,10 +24,6 @@ import {
 
 export function invoicesRoutes({ db, authenticate }: ApiContext): Router {
   const router = Router();
-  const actor = (req: Parameters<typeof callerOf>[0] & { requestId: string }) => ({
-    caller: callerOf(req),
-    requestId: req.requestId,
-  });
 
   router.post(
     '/api/invoices',
@@ -43,7 +40,7 @@ export function invoicesRoutes({ db, authenticate }: ApiContext): Router {
         errors: ['not_found'],
       },
       // The same rule as every create: staff bill their own school, a platform admin names it.
-      ({ body, req }) => createInvoice(db, actor(req), writeSchool(callerOf(req), body.schoolId), body),
+      ({ body, req }) => createInvoice(db, actorOf(req), writeSchool(callerOf(req), body.schoolId), body),
     ),
   );
 
@@ -80,7 +77,7 @@ export function invoicesRoutes({ db, authenticate }: ApiContext): Router {
         tags: ['invoices'],
         errors: ['conflict'],
       },
-      ({ params, body, req }) => updateInvoice(db, actor(req), readScope(callerOf(req)), params.id, body),
+      ({ params, body, req }) => updateInvoice(db, actorOf(req), readScope(callerOf(req)), params.id, body),
     ),
   );
 
@@ -98,7 +95,7 @@ export function invoicesRoutes({ db, authenticate }: ApiContext): Router {
         errors: ['conflict'],
       },
       ({ params, body, req }) =>
-        voidInvoiceById(db, actor(req), readScope(callerOf(req)), params.id, body.reason),
+        voidInvoiceById(db, actorOf(req), readScope(callerOf(req)), params.id, body.reason),
     ),
   );
 
@@ -115,7 +112,7 @@ export function invoicesRoutes({ db, authenticate }: ApiContext): Router {
         errors: ['conflict'],
       },
       async ({ params, req }) => {
-        await deleteInvoiceById(db, actor(req), readScope(callerOf(req)), params.id);
+        await deleteInvoiceById(db, actorOf(req), readScope(callerOf(req)), params.id);
       },
     ),
   );

@@ -8,7 +8,6 @@ import type {
   UpdateInvoiceBody,
 } from '@bursar/contracts';
 import {
-  balanceSql,
   deleteInvoice,
   getInvoice,
   invoiceStatusSql,
@@ -17,15 +16,9 @@ import {
   todayIn,
   voidInvoice,
 } from '@bursar/ledger';
-import type { AuthContext } from '@bursar/platform';
-import { recordAudit } from '../audit/audit.repository.js';
+import { recordAudit, type Actor } from '../audit/audit.repository.js';
 import { notFound } from '../tenancy.js';
 import { toInvoice } from './invoices.mapper.js';
-
-export interface Actor {
-  caller: AuthContext;
-  requestId?: string;
-}
 
 /** Loads an invoice as the API shows it, or 404 (also for another school's invoice). */
 export async function findInvoice(
@@ -185,6 +178,3 @@ export async function listInvoices(
   const data = await Promise.all(page.map((row) => findInvoice(db, null, row.id)));
   return { data, pagination: { limit: query.limit, offset: query.offset, total: count.n } };
 }
-
-// Exported for statements and tests that need the raw expressions.
-export { balanceSql };

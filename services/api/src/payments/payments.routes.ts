@@ -13,6 +13,7 @@ import {
 import { callerOf, route } from '@bursar/platform';
 import { requirePermission } from '../auth/permissions.js';
 import type { ApiContext } from '../context.js';
+import { actorOf } from '../audit/audit.repository.js';
 import { readScope } from '../tenancy.js';
 import { createRefund, findPayment, listInvoicePayments, recordPayment } from './payments.service.js';
 
@@ -39,7 +40,7 @@ export function paymentsRoutes({ db, authenticate }: ApiContext): Router {
         const caller = callerOf(req);
         const result = await recordPayment(
           db,
-          { caller, requestId: req.requestId },
+          actorOf(req),
           readScope(caller),
           params.id,
           headers['idempotency-key'],
@@ -91,13 +92,13 @@ export function paymentsRoutes({ db, authenticate }: ApiContext): Router {
         response: Refund,
         summary: 'Refund part or all of a payment',
         tags: ['payments'],
-        errors: ['conflict'],
+        errors: ['conflict', 'idempotency_key_reused'],
       },
       async ({ params, body, headers, req, res }) => {
         const caller = callerOf(req);
         const result = await createRefund(
           db,
-          { caller, requestId: req.requestId },
+          actorOf(req),
           readScope(caller),
           params.id,
           body,

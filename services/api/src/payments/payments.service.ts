@@ -3,7 +3,8 @@ import type { DB } from '@bursar/db';
 import type { CreatePaymentBody, CreateRefundBody, Payment, PaymentReceipt, Refund } from '@bursar/contracts';
 import { applyPayment, refundPayment, toNumber } from '@bursar/ledger';
 import { recordAudit } from '../audit/audit.repository.js';
-import { findInvoice, type Actor } from '../invoices/invoices.service.js';
+import { findInvoice } from '../invoices/invoices.service.js';
+import type { Actor } from '../audit/audit.repository.js';
 import { withIdempotency } from '../idempotency.js';
 import { notFound } from '../tenancy.js';
 

@@ -11,16 +11,13 @@ import {
 import { callerOf, route } from '@bursar/platform';
 import { requirePermission } from '../auth/permissions.js';
 import type { ApiContext } from '../context.js';
+import { actorOf } from '../audit/audit.repository.js';
 import { readScope } from '../tenancy.js';
 import { createSchool, deleteSchool, getSchool, listSchools, updateSchool } from './schools.service.js';
 
 /** Schools (tenants): platform admins create and delete them; a school admin edits their own. */
 export function schoolsRoutes({ db, authenticate }: ApiContext): Router {
   const router = Router();
-  const actor = (req: Parameters<typeof callerOf>[0] & { requestId: string }) => ({
-    caller: callerOf(req),
-    requestId: req.requestId,
-  });
 
   router.post(
     '/api/schools',
@@ -34,7 +31,7 @@ export function schoolsRoutes({ db, authenticate }: ApiContext): Router {
         summary: 'Create a school',
         tags: ['schools'],
       },
-      ({ body, req }) => db.transaction().execute((trx) => createSchool(trx, actor(req), body)),
+      ({ body, req }) => db.transaction().execute((trx) => createSchool(trx, actorOf(req), body)),
     ),
   );
 
@@ -84,7 +81,7 @@ export function schoolsRoutes({ db, authenticate }: ApiContext): Router {
       ({ params, body, req }) =>
         db
           .transaction()
-          .execute((trx) => updateSchool(trx, actor(req), readScope(callerOf(req)), params.id, body)),
+          .execute((trx) => updateSchool(trx, actorOf(req), readScope(callerOf(req)), params.id, body)),
     ),
   );
 
@@ -101,7 +98,7 @@ export function schoolsRoutes({ db, authenticate }: ApiContext): Router {
         errors: ['conflict'],
       },
       async ({ params, req }) => {
-        await db.transaction().execute((trx) => deleteSchool(trx, actor(req), params.id));
+        await db.transaction().execute((trx) => deleteSchool(trx, actorOf(req), params.id));
       },
     ),
   );

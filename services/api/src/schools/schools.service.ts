@@ -9,7 +9,7 @@ import type {
   UpdateSchoolBody,
 } from '@bursar/contracts';
 import { AppError, type AuthContext } from '@bursar/platform';
-import { recordAudit } from '../audit/audit.repository.js';
+import { recordAudit, type Actor } from '../audit/audit.repository.js';
 import { notFound, writeSchool } from '../tenancy.js';
 import { normalisePhone } from '../guardians/phone.js';
 import { disableSchoolUsers } from '../users/users.repository.js';
@@ -29,7 +29,6 @@ import { fieldError } from '../sql.js';
 
 type Db = Kysely<DB> | Transaction<DB>;
 /** Who is acting, for the audit log. */
-export type Actor = Parameters<typeof recordAudit>[1];
 
 function toSchool(row: SchoolRow): School {
   return {

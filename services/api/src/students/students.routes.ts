@@ -11,16 +11,13 @@ import {
 import { callerOf, route } from '@bursar/platform';
 import { requirePermission } from '../auth/permissions.js';
 import type { ApiContext } from '../context.js';
+import { actorOf } from '../audit/audit.repository.js';
 import { readScope } from '../tenancy.js';
 import { createStudent, deleteStudent, getStudent, listStudents, updateStudent } from './students.service.js';
 
 /** Students of a school: `/api/students`. Guardian links live with the guardians routes. */
 export function studentsRoutes({ db, authenticate }: ApiContext): Router {
   const router = Router();
-  const actor = (req: Parameters<typeof callerOf>[0] & { requestId: string }) => ({
-    caller: callerOf(req),
-    requestId: req.requestId,
-  });
 
   router.post(
     '/api/students',
@@ -35,7 +32,7 @@ export function studentsRoutes({ db, authenticate }: ApiContext): Router {
         tags: ['students'],
         errors: ['conflict', 'not_found'],
       },
-      ({ body, req }) => db.transaction().execute((trx) => createStudent(trx, actor(req), body)),
+      ({ body, req }) => db.transaction().execute((trx) => createStudent(trx, actorOf(req), body)),
     ),
   );
 
@@ -80,7 +77,7 @@ export function studentsRoutes({ db, authenticate }: ApiContext): Router {
       ({ params, body, req }) =>
         db
           .transaction()
-          .execute((trx) => updateStudent(trx, actor(req), readScope(callerOf(req)), params.id, body)),
+          .execute((trx) => updateStudent(trx, actorOf(req), readScope(callerOf(req)), params.id, body)),
     ),
   );
 
@@ -99,7 +96,7 @@ export function studentsRoutes({ db, authenticate }: ApiContext): Router {
       async ({ params, req }) => {
         await db
           .transaction()
-          .execute((trx) => deleteStudent(trx, actor(req), readScope(callerOf(req)), params.id));
+          .execute((trx) => deleteStudent(trx, actorOf(req), readScope(callerOf(req)), params.id));
       },
     ),
   );

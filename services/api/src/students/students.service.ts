@@ -14,7 +14,8 @@ import { AppError } from '@bursar/platform';
 import { recordAudit } from '../audit/audit.repository.js';
 import { notFound } from '../tenancy.js';
 import { findClass } from '../classes/classes.repository.js';
-import { schoolForWrite, type Actor } from '../schools/schools.service.js';
+import { schoolForWrite } from '../schools/schools.service.js';
+import type { Actor } from '../audit/audit.repository.js';
 import { constraintError, fieldError } from '../sql.js';
 import {
   deleteStudent as deleteStudentRow,

@@ -8,18 +8,15 @@ import {
   StaffUserList,
   UpdateUserBody,
 } from '@bursar/contracts';
-import { callerOf, route } from '@bursar/platform';
+import { route } from '@bursar/platform';
 import { requirePermission } from '../auth/permissions.js';
 import type { ApiContext } from '../context.js';
+import { actorOf } from '../audit/audit.repository.js';
 import { createUser, getUser, listUsers, updateUser } from './users.service.js';
 
 /** A school's staff logins, under the school: `/api/schools/:id/users`. */
 export function usersRoutes({ db, authenticate }: ApiContext): Router {
   const router = Router();
-  const actor = (req: Parameters<typeof callerOf>[0] & { requestId: string }) => ({
-    caller: callerOf(req),
-    requestId: req.requestId,
-  });
 
   router.post(
     '/api/schools/:id/users',
@@ -36,7 +33,7 @@ export function usersRoutes({ db, authenticate }: ApiContext): Router {
         errors: ['conflict'],
       },
       ({ params, body, req }) =>
-        db.transaction().execute((trx) => createUser(trx, actor(req), params.id, body)),
+        db.transaction().execute((trx) => createUser(trx, actorOf(req), params.id, body)),
     ),
   );
 
@@ -52,7 +49,7 @@ export function usersRoutes({ db, authenticate }: ApiContext): Router {
         summary: "List a school's staff users",
         tags: ['users'],
       },
-      ({ params, query, req }) => listUsers(db, actor(req), params.id, query),
+      ({ params, query, req }) => listUsers(db, actorOf(req), params.id, query),
     ),
   );
 
@@ -62,7 +59,7 @@ export function usersRoutes({ db, authenticate }: ApiContext): Router {
     requirePermission('users:read'),
     route(
       { params: SchoolUserParams, response: StaffUser, summary: 'Get a staff user', tags: ['users'] },
-      ({ params, req }) => getUser(db, actor(req), params.id, params.userId),
+      ({ params, req }) => getUser(db, actorOf(req), params.id, params.userId),
     ),
   );
 
@@ -80,7 +77,7 @@ export function usersRoutes({ db, authenticate }: ApiContext): Router {
         errors: ['forbidden'],
       },
       ({ params, body, req }) =>
-        db.transaction().execute((trx) => updateUser(trx, actor(req), params.id, params.userId, body)),
+        db.transaction().execute((trx) => updateUser(trx, actorOf(req), params.id, params.userId, body)),
     ),
   );
 

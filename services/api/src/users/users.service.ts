@@ -14,7 +14,7 @@ import { recordAudit } from '../audit/audit.repository.js';
 import { hashPassword } from '../auth/password.js';
 import { notFound, readScope } from '../tenancy.js';
 import { findSchool, lockSchool } from '../schools/schools.repository.js';
-import type { Actor } from '../schools/schools.service.js';
+import type { Actor } from '../audit/audit.repository.js';
 import { constraintError } from '../sql.js';
 import {
   findSchoolUser,
