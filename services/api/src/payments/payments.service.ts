@@ -10,7 +10,8 @@ import { notFound } from '../tenancy.js';
 
 type Db = Kysely<DB> | Transaction<DB>;
 
-function toRefund(row: {
+/** A refund row → API shape (money as JSON numbers, times as ISO strings). */
+export function toRefund(row: {
   id: string;
   paymentId: string;
   amountMinor: bigint;

@@ -15,6 +15,7 @@ import {
   type Totals,
 } from '@bursar/ledger';
 import { notFound } from '../tenancy.js';
+import { toRefund } from '../payments/payments.service.js';
 
 function totalsJson(totals: Totals) {
   return {
@@ -85,14 +86,7 @@ export async function getStudentStatement(
         method: payment.method as StudentStatement['invoices'][number]['payments'][number]['method'],
         reference: payment.reference,
         paidAt: payment.paidAt.toISOString(),
-        refunds: payment.refunds.map((refund) => ({
-          id: refund.id,
-          paymentId: refund.paymentId,
-          amountMinor: toNumber(refund.amountMinor),
-          fromCreditMinor: toNumber(refund.fromCreditMinor),
-          reason: refund.reason,
-          createdAt: refund.createdAt.toISOString(),
-        })),
+        refunds: payment.refunds.map(toRefund),
       })),
     })),
   };
