@@ -9,9 +9,17 @@ import { sql, type RawBuilder } from 'kysely';
  *  - partial: something paid, something left, not yet overdue
  *  - pending: nothing paid, not yet overdue
  * Expects the query to have `invoices` and `schools` in scope.
+ *
+ * "Today" is `now` (the application's clock) seen in the school's zone, not
+ * PostgreSQL's `now()`: the api's other dates (issue dates, `asOf` defaults,
+ * token lifetimes) come from the same clock, so a test that moves it sees
+ * one consistent day. `now` is one bound parameter, so the planner folds it
+ * like a constant and the query costs what it did with `now()`.
  */
-export function invoiceStatusSql(asOf?: string): RawBuilder<string> {
-  const today = asOf ? sql`${asOf}::date` : sql`(now() at time zone schools.timezone)::date`;
+export function invoiceStatusSql(asOf?: string, now: Date = new Date()): RawBuilder<string> {
+  const today = asOf
+    ? sql`${asOf}::date`
+    : sql`(${now.toISOString()}::timestamptz at time zone schools.timezone)::date`;
   return sql<string>`case
     when invoices.voided_at is not null then 'void'
     when invoices.total_minor - invoices.paid_minor + invoices.refunded_minor <= 0 then 'paid'
