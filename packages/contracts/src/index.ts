@@ -1,3 +1,4 @@
+export * from './errors.js';
 export * from './common.js';
 export * from './health.js';
 export * from './problem.js';

@@ -1,5 +1,5 @@
+import { AppError } from '@bursar/contracts';
 import { sql } from 'kysely';
-import { AppError } from '@bursar/platform';
 import type { Trx } from './db.js';
 import { minBig } from './money.js';
 

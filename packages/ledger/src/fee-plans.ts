@@ -1,5 +1,5 @@
+import { AppError } from '@bursar/contracts';
 import { sql } from 'kysely';
-import { AppError } from '@bursar/platform';
 import type { Trx } from './db.js';
 import { lockStudent, settleStudent } from './credit.js';
 import { insertInvoices, type InvoiceLineInput, type IssueInvoiceInput } from './invoices.js';

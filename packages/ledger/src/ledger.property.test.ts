@@ -12,11 +12,11 @@
  *    (allocations, payments, refunds, invoices) without trusting the running
  *    totals, and compares statuses and statements with that recomputation.
  */
+import { AppError } from '@bursar/contracts';
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
-import { AppError } from '@bursar/platform';
 import { freshDatabase } from '@bursar/test-support';
 import {
   applyPayment,

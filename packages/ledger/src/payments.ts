@@ -1,11 +1,9 @@
+import { AppError, type PaymentMethod } from '@bursar/contracts';
 import { sql } from 'kysely';
-import { AppError } from '@bursar/platform';
 import type { Trx } from './db.js';
 import { lockStudent, settleStudent } from './credit.js';
 import { lockInvoice } from './invoices.js';
 import { minBig } from './money.js';
-
-export type PaymentMethod = 'cash' | 'bank_transfer' | 'upi' | 'card' | 'cheque' | 'online';
 
 export interface ApplyPaymentInput {
   schoolId: string;

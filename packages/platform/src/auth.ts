@@ -1,3 +1,4 @@
+import { AppError } from '@bursar/contracts';
 import type { RequestHandler } from 'express';
 import {
   createLocalJWKSet,
@@ -7,7 +8,6 @@ import {
   type JWTVerifyGetKey,
 } from 'jose';
 import { AccessClaims, JWT_AUDIENCE, JWT_ISSUER, type Role } from '@bursar/contracts';
-import { AppError } from './errors.js';
 import { describeRoute } from './route.js';
 
 /** The caller, as proven by a verified access token. */

@@ -35,6 +35,21 @@ export const baseConfigSchema = z.object({
   /** Time allowed for in-flight requests and jobs to finish after SIGTERM, in ms. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().max(60_000).default(10_000),
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+  /** Address the HTTP server binds: loopback unless told otherwise (compose sets 0.0.0.0 inside its network). */
+  HOST: z.string().default('127.0.0.1'),
+  /**
+   * Which direct peers may set `X-Forwarded-For` (express `trust proxy`: addresses, subnets or
+   * `loopback`). Only the proxy actually in front belongs here, or a caller could choose the
+   * client address the login limiter counts.
+   */
+  TRUST_PROXY: z.string().default('loopback'),
+  /**
+   * Bearer token that opens `/metrics`. Without it `/metrics` answers only callers that did not
+   * come through a proxy (no `X-Forwarded-For`, direct peer not behind Caddy).
+   */
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** `pretty` for people (the development default on a terminal or under `pnpm start`), `json` for machines. */
+  LOG_FORMAT: z.enum(['pretty', 'json']).optional(),
 });
 export type BaseConfig = z.infer<typeof baseConfigSchema>;
 

@@ -1,4 +1,4 @@
-import { type ErrorCode, type Problem, type ProblemFieldError } from '@bursar/contracts';
+import type { AppError, ErrorCode, Problem } from '@bursar/contracts';
 
 /** HTTP status and title for each error code: the one place codes become statuses. */
 export const ERROR_STATUS: Record<ErrorCode, { status: number; title: string }> = {
@@ -18,28 +18,9 @@ export const ERROR_STATUS: Record<ErrorCode, { status: number; title: string }> 
   internal_error: { status: 500, title: 'Internal server error' },
 };
 
-/**
- * The error domain code throws. `detail` is safe to show a client; `message`
- * (internal) may carry more and only reaches logs.
- */
-export class AppError extends Error {
-  constructor(
-    readonly code: ErrorCode,
-    readonly detail: string,
-    readonly options: {
-      errors?: ProblemFieldError[];
-      internal?: string;
-      headers?: Record<string, string>;
-      cause?: unknown;
-    } = {},
-  ) {
-    super(options.internal ?? detail, { cause: options.cause });
-    this.name = 'AppError';
-  }
-
-  get status(): number {
-    return ERROR_STATUS[this.code].status;
-  }
+/** The HTTP status an error code answers with. */
+export function statusOf(error: AppError): number {
+  return ERROR_STATUS[error.code].status;
 }
 
 export function toProblem(error: AppError, instance: string, requestId?: string): Problem {

@@ -1,3 +1,4 @@
+import { AppError } from '@bursar/contracts';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { Problem, ReadinessResponse } from '@bursar/contracts';
@@ -6,7 +7,6 @@ import { createHttpApp } from './http-app.js';
 import { createLogger } from './logger.js';
 import { createRedis } from './redis.js';
 import { route } from './route.js';
-import { AppError } from './errors.js';
 
 const logger = createLogger('test', 'silent');
 

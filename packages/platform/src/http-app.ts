@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import { pinoHttp } from 'pino-http';
-import { HealthResponse, PROBLEM_CONTENT_TYPE, ReadinessResponse } from '@bursar/contracts';
-import { AppError, toProblem } from './errors.js';
+import { AppError, HealthResponse, PROBLEM_CONTENT_TYPE, ReadinessResponse } from '@bursar/contracts';
+import { statusOf, toProblem } from './errors.js';
 import type { Logger } from './logger.js';
 import { metricsHandler, observeHttp } from './metrics.js';
 import { runChecks, type ReadinessChecks } from './readiness.js';
@@ -35,7 +35,7 @@ export function sendProblem(res: express.Response, error: AppError): void {
   const req = res.req;
   for (const [name, value] of Object.entries(error.options.headers ?? {})) res.setHeader(name, value);
   res
-    .status(error.status)
+    .status(statusOf(error))
     .type(PROBLEM_CONTENT_TYPE)
     .send(JSON.stringify(toProblem(error, req.originalUrl, req.requestId)));
 }

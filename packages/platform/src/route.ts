@@ -1,7 +1,7 @@
+import { AppError } from '@bursar/contracts';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
 import type { ErrorCode, ProblemFieldError } from '@bursar/contracts';
-import { AppError } from './errors.js';
 
 type Schema = z.ZodType | undefined;
 type Out<S extends Schema> = S extends z.ZodType ? z.infer<S> : undefined;

@@ -1,7 +1,7 @@
+import { AppError } from '@bursar/contracts';
 import { createHash } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type { DB } from '@bursar/db';
-import { AppError } from '@bursar/platform';
 import { isUniqueViolation } from './sql.js';
 
 export interface StoredResponse {

@@ -1,4 +1,4 @@
-import { AppError } from '@bursar/platform';
+import { AppError } from '@bursar/contracts';
 
 /**
  * Makes user text literal inside an ILIKE pattern: `%`, `_` and the escape

@@ -1,4 +1,5 @@
-import { AppError, type AuthContext } from '@bursar/platform';
+import { AppError } from '@bursar/contracts';
+import { type AuthContext } from '@bursar/platform';
 import { fieldError } from './sql.js';
 
 /**

@@ -1,6 +1,6 @@
 import { Router } from 'express';
-import { LoginBody, LogoutBody, Me, RefreshBody, TokenResponse } from '@bursar/contracts';
-import { AppError, callerOf, describeRoute, route } from '@bursar/platform';
+import { AppError, LoginBody, LogoutBody, Me, RefreshBody, TokenResponse } from '@bursar/contracts';
+import { callerOf, describeRoute, route } from '@bursar/platform';
 import type { ApiContext } from '../context.js';
 import { getMe, logIn, logOut, refresh } from './auth.service.js';
 

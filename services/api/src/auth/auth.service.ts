@@ -1,8 +1,8 @@
+import { AppError } from '@bursar/contracts';
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { DB } from '@bursar/db';
 import type { Me, Role, TokenResponse } from '@bursar/contracts';
-import { AppError } from '@bursar/platform';
 import { verifyPassword } from './password.js';
 import type { SigningKeys } from './keys.js';
 import {

@@ -1,5 +1,6 @@
+import { AppError } from '@bursar/contracts';
 import type { Role } from '@bursar/contracts';
-import { AppError, callerOf, describeRoute } from '@bursar/platform';
+import { callerOf, describeRoute } from '@bursar/platform';
 import type { RequestHandler } from 'express';
 
 /**

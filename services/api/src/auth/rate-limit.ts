@@ -1,6 +1,6 @@
+import { AppError } from '@bursar/contracts';
 import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import { AppError } from '@bursar/platform';
 
 /**
  * Failed-login limits, kept in Redis so every api replica shares them: 10

@@ -1,3 +1,4 @@
+import { AppError } from '@bursar/contracts';
 import type { Kysely, Transaction } from 'kysely';
 import type { DB } from '@bursar/db';
 import type {
@@ -7,7 +8,6 @@ import type {
   SchoolClass,
   UpdateClassBody,
 } from '@bursar/contracts';
-import { AppError } from '@bursar/platform';
 import { recordAudit } from '../audit/audit.repository.js';
 import { notFound } from '../tenancy.js';
 import { schoolForWrite } from '../schools/schools.service.js';

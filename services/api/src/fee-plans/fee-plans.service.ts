@@ -1,3 +1,4 @@
+import { AppError } from '@bursar/contracts';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { DB } from '@bursar/db';
 import type {
@@ -9,7 +10,6 @@ import type {
   PaginationQuery,
 } from '@bursar/contracts';
 import { issueFeePlan, todayIn, toNumber } from '@bursar/ledger';
-import { AppError } from '@bursar/platform';
 import { recordAudit } from '../audit/audit.repository.js';
 import type { Actor } from '../audit/audit.repository.js';
 import { notFound } from '../tenancy.js';

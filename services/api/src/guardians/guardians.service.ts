@@ -1,3 +1,4 @@
+import { AppError } from '@bursar/contracts';
 import type { Kysely, Transaction } from 'kysely';
 import type { DB } from '@bursar/db';
 import type {
@@ -11,7 +12,6 @@ import type {
   StudentStatus,
   UpdateGuardianBody,
 } from '@bursar/contracts';
-import { AppError } from '@bursar/platform';
 import { recordAudit } from '../audit/audit.repository.js';
 import { notFound } from '../tenancy.js';
 import { schoolForWrite } from '../schools/schools.service.js';

@@ -1,3 +1,4 @@
+import { AppError } from '@bursar/contracts';
 import type { Kysely, Transaction } from 'kysely';
 import type { DB } from '@bursar/db';
 import type {
@@ -8,7 +9,7 @@ import type {
   SchoolDetail,
   UpdateSchoolBody,
 } from '@bursar/contracts';
-import { AppError, type AuthContext } from '@bursar/platform';
+import { type AuthContext } from '@bursar/platform';
 import { recordAudit, type Actor } from '../audit/audit.repository.js';
 import { notFound, writeSchool } from '../tenancy.js';
 import { normalisePhone } from '../guardians/phone.js';

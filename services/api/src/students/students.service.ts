@@ -1,3 +1,4 @@
+import { AppError } from '@bursar/contracts';
 import type { Kysely, Transaction } from 'kysely';
 import type { DB } from '@bursar/db';
 import type {
@@ -10,7 +11,6 @@ import type {
   UpdateStudentBody,
 } from '@bursar/contracts';
 import { toNumber } from '@bursar/ledger';
-import { AppError } from '@bursar/platform';
 import { recordAudit } from '../audit/audit.repository.js';
 import { notFound } from '../tenancy.js';
 import { findClass } from '../classes/classes.repository.js';

@@ -1,3 +1,4 @@
+import { AppError } from '@bursar/contracts';
 import type { Kysely, Transaction } from 'kysely';
 import type { DB } from '@bursar/db';
 import type {
@@ -9,7 +10,6 @@ import type {
   UpdateUserBody,
   UserStatus,
 } from '@bursar/contracts';
-import { AppError } from '@bursar/platform';
 import { recordAudit } from '../audit/audit.repository.js';
 import { hashPassword } from '../auth/password.js';
 import { notFound, readScope } from '../tenancy.js';
