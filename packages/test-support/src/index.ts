@@ -54,3 +54,6 @@ export async function freePort(): Promise<number> {
     });
   });
 }
+
+export * from './dates.js';
+export * from './builders.js';
