@@ -1,38 +1,29 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { DEMO_STUDENTS } from '../seed/demo-data.js';
+import { daysFromToday, localDate } from '@bursar/test-support';
+import { DEMO_SCHOOL, DEMO_STUDENTS } from '../seed/demo-data.js';
 import { createTestApi, type Caller } from '../testing/harness.js';
 
 const student = DEMO_STUDENTS[0]!.id;
 const sibling = DEMO_STUDENTS[6]!.id; // same family as student 0
+/** A date relative to today in the demo school's zone: these tests hold on any day they run. */
+const day = (offset: number) => daysFromToday(offset, DEMO_SCHOOL.timezone);
 
 describe('invoices, payments, credit and refunds', async () => {
   const api = await createTestApi();
   const accountant: Caller = await api.callerFor('accountant', api.demoSchoolId);
 
+  const build = api.build(accountant);
   const pay = (invoiceId: string, amountMinor: number, key = randomUUID()) =>
-    api.request(accountant, 'POST', `/api/invoices/${invoiceId}/payments`, {
-      body: { amountMinor, method: 'upi', reference: 'UPI-1' },
-      headers: { 'idempotency-key': key },
-    });
-
-  const invoice = async (studentId: string, amountMinor: number, dueDate = '2026-12-10') => {
-    const response = await api.request(accountant, 'POST', '/api/invoices', {
-      body: {
-        studentId,
-        dueDate,
-        issueDate: '2026-11-20',
-        lines: [{ description: 'Tuition', quantity: 1, unitAmountMinor: amountMinor }],
-      },
-    });
-    expect(response.status, JSON.stringify(response.body)).toBe(201);
-    return response.body;
-  };
+    build.paymentRequest(invoiceId, amountMinor, { reference: 'UPI-1', idempotencyKey: key });
+  const invoice = (studentId: string, amountMinor: number, dueDate = day(18)) =>
+    build.invoice({ studentId, amountMinor, dueDate, issueDate: day(-2) });
 
   it('issues an invoice with a gap-free per-school number and derived totals', async () => {
     const first = await invoice(student, 100_000);
     const second = await invoice(student, 50_000);
-    expect(first.number).toMatch(/^INV-2026-\d{6}$/);
+    // Numbered in the series of the issue date's year.
+    expect(first.number).toMatch(new RegExp(`^INV-${day(-2).slice(0, 4)}-\\d{6}$`));
     expect(Number(second.number.slice(-6))).toBe(Number(first.number.slice(-6)) + 1);
     expect(first).toMatchObject({
       totalMinor: 100_000,
@@ -69,8 +60,8 @@ describe('invoices, payments, credit and refunds', async () => {
 
   it('turns an overpayment into credit that moves to the next open invoice, and refunds it', async () => {
     const studentId = DEMO_STUDENTS[1]!.id;
-    const a = await invoice(studentId, 10_000, '2026-12-01');
-    const b = await invoice(studentId, 8_000, '2027-01-01');
+    const a = await invoice(studentId, 10_000, day(9));
+    const b = await invoice(studentId, 8_000, day(40));
     const over = await pay(a.id, 15_000);
     expect(over.body).toMatchObject({ appliedMinor: 10_000, creditedMinor: 5_000 });
     const afterB = await api.request(accountant, 'GET', `/api/invoices/${b.id}`);
@@ -100,7 +91,7 @@ describe('invoices, payments, credit and refunds', async () => {
     const school = await api.request(
       accountant,
       'GET',
-      `/api/schools/${api.demoSchoolId}/statement?asOf=2027-03-01`,
+      `/api/schools/${api.demoSchoolId}/statement?asOf=${day(99)}`,
     );
     expect(school.status, JSON.stringify(school.body)).toBe(200);
     expect(school.body.studentsCount).toBe(12);
@@ -135,25 +126,20 @@ describe('invoices, payments, credit and refunds', async () => {
 describe('refund retries and invoice deletion', async () => {
   const api = await createTestApi();
   const accountant = await api.callerFor('accountant', api.demoSchoolId);
+  const build = api.build(accountant);
   const studentId = DEMO_STUDENTS[4]!.id;
-  const issue = async () =>
-    (
-      await api.request(accountant, 'POST', '/api/invoices', {
-        body: {
-          studentId,
-          dueDate: '2026-12-10',
-          issueDate: '2026-11-20',
-          lines: [{ description: 'Bus', quantity: 1, unitAmountMinor: 4_000 }],
-        },
-      })
-    ).body;
+  const issue = () =>
+    build.invoice({
+      studentId,
+      amountMinor: 4_000,
+      description: 'Bus',
+      dueDate: day(18),
+      issueDate: day(-2),
+    });
 
   it('applies a refund retried with the same Idempotency-Key once', async () => {
     const invoice = await issue();
-    const paid = await api.request(accountant, 'POST', `/api/invoices/${invoice.id}/payments`, {
-      body: { amountMinor: 4_000, method: 'cash' },
-      headers: { 'idempotency-key': randomUUID() },
-    });
+    const paid = await build.paymentRequest(invoice.id, 4_000, { method: 'cash' });
     const key = randomUUID();
     const refund = () =>
       api.request(accountant, 'POST', `/api/payments/${paid.body.payment.id}/refunds`, {
@@ -166,6 +152,34 @@ describe('refund retries and invoice deletion', async () => {
     const payment = await api.request(accountant, 'GET', `/api/payments/${paid.body.payment.id}`);
     expect(payment.body).toMatchObject({ refundedMinor: 1_000 });
     expect(payment.body.refunds).toHaveLength(1);
+  });
+
+  it('replays a refund sent again with the same Idempotency-Key and body, and refuses the key with any other', async () => {
+    const [invoice, other] = [await issue(), await issue()];
+    const paid = await build.payment(invoice.id, 4_000, { method: 'cash' });
+    const otherPaid = await build.payment(other.id, 4_000, { method: 'cash' });
+    const idempotencyKey = randomUUID();
+    const reason = 'Bus not used in December';
+    const first = await build.refundRequest(paid.payment.id, 1_000, { idempotencyKey, reason });
+    expect(first.status, JSON.stringify(first.body)).toBe(201);
+    const again = await build.refundRequest(paid.payment.id, 1_000, { idempotencyKey, reason });
+    expect(again.status).toBe(201);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.body).toEqual(first.body);
+    for (const [paymentId, amountMinor, why] of [
+      [paid.payment.id, 2_000, reason], // another amount
+      [paid.payment.id, 1_000, 'Another reason'], // another reason
+      [otherPaid.payment.id, 1_000, reason], // the same body for another payment
+    ] as const) {
+      const reused = await build.refundRequest(paymentId, amountMinor, { idempotencyKey, reason: why });
+      expect(reused.status, `${paymentId} ${amountMinor} ${why}: ${JSON.stringify(reused.body)}`).toBe(422);
+      expect(reused.body.code).toBe('idempotency_key_reused');
+    }
+    const payment = await api.request(accountant, 'GET', `/api/payments/${paid.payment.id}`);
+    expect(payment.body).toMatchObject({ refundedMinor: 1_000 });
+    expect(payment.body.refunds).toHaveLength(1);
+    const untouched = await api.request(accountant, 'GET', `/api/payments/${otherPaid.payment.id}`);
+    expect(untouched.body).toMatchObject({ refundedMinor: 0, refunds: [] });
   });
 
   it('deletes only the newest unpaid invoice and hands its number back, keeping numbers gap-free', async () => {
@@ -190,7 +204,7 @@ describe('amounts at the limits', async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 901; i += 1) {
       const response = await api.request(accountant, 'POST', '/api/invoices', {
-        body: { studentId, dueDate: '2026-12-31', issueDate: '2026-11-20', lines: [big] },
+        body: { studentId, dueDate: day(39), issueDate: day(-2), lines: [big] },
       });
       statuses.push(response.status);
       if (response.status !== 201) break;
@@ -210,25 +224,23 @@ describe('school statement summary cache', async () => {
   const api = await createTestApi();
   const accountant = await api.callerFor('accountant', api.demoSchoolId);
   const read = async () =>
-    (await api.request(accountant, 'GET', `/api/schools/${api.demoSchoolId}/statement?asOf=2027-01-15`)).body;
+    (await api.request(accountant, 'GET', `/api/schools/${api.demoSchoolId}/statement?asOf=${day(54)}`)).body;
 
   it('never serves a summary older than the last money or student change', async () => {
     const before = await read();
-    const invoice = await api.request(accountant, 'POST', '/api/invoices', {
-      body: {
-        studentId: DEMO_STUDENTS[7]!.id,
-        dueDate: '2026-12-01',
-        issueDate: '2026-11-20',
-        lines: [{ description: 'Lab fee', quantity: 1, unitAmountMinor: 2_500 }],
-      },
+    const build = api.build(accountant);
+    // Due 45 days before the statement's asOf: in the 31-60 bucket.
+    const invoice = await build.invoice({
+      studentId: DEMO_STUDENTS[7]!.id,
+      amountMinor: 2_500,
+      description: 'Lab fee',
+      dueDate: day(9),
+      issueDate: day(-2),
     });
     const afterInvoice = await read();
     expect(afterInvoice.totals.invoicedMinor).toBe(before.totals.invoicedMinor + 2_500);
     expect(afterInvoice.aging.days31To60).toBe(before.aging.days31To60 + 2_500);
-    await api.request(accountant, 'POST', `/api/invoices/${invoice.body.id}/payments`, {
-      body: { amountMinor: 1_000, method: 'cash' },
-      headers: { 'idempotency-key': randomUUID() },
-    });
+    await build.payment(invoice.id, 1_000, { method: 'cash' });
     const afterPayment = await read();
     expect(afterPayment.totals.paidMinor).toBe(afterInvoice.totals.paidMinor + 1_000);
     expect(afterPayment.aging.days31To60).toBe(afterInvoice.aging.days31To60 - 1_000);
@@ -246,7 +258,7 @@ describe('fee plans and their school', async () => {
     name: 'Annual',
     academicYear: '2026-27',
     heads: [{ name: 'Tuition', amountMinor: 100_000 }],
-    instalments: [{ label: 'Year', dueDate: '2026-06-01', sharePercent: 100 }],
+    instalments: [{ label: 'Year', dueDate: day(-180), sharePercent: 100 }],
     schoolId,
   });
 
@@ -264,5 +276,76 @@ describe('fee plans and their school', async () => {
     expect((await api.request(api.admin, 'GET', `/api/fee-plans/${created.body.id}`)).status).toBe(404);
     const list = await api.request(api.admin, 'GET', `/api/fee-plans?schoolId=${schoolId}`);
     expect(list.body.pagination.total).toBe(0);
+  });
+});
+
+/**
+ * "Today" is the school's, not UTC's. Kiritimati (UTC+14) is a day ahead of
+ * UTC from 10:00 UTC on, Pago Pago (UTC−11) a day behind until 11:00 UTC, so
+ * at every hour one of the two schools lives on another date than UTC: an
+ * invoice due yesterday or today (UTC) has a status there that a UTC "today"
+ * gets wrong, whenever this runs.
+ */
+describe("an invoice's status on the school's own date", async () => {
+  const api = await createTestApi();
+  const build = api.build(api.admin);
+  const ZONES = ['Pacific/Kiritimati', 'Pacific/Pago_Pago'];
+  const schools = await Promise.all(
+    ZONES.map(async (timezone) => {
+      const schoolId = await api.rows.school({ timezone, currency: 'USD', locale: 'en-US' });
+      return { timezone, schoolId, studentId: await api.rows.student(schoolId) };
+    }),
+  );
+
+  it('is overdue only once the due date has passed where the school is', async () => {
+    const utcToday = daysFromToday(0);
+    const dueDates = [daysFromToday(-1), utcToday, daysFromToday(1)];
+    const invoices = await Promise.all(
+      schools.flatMap((school) =>
+        dueDates.map(async (dueDate) => ({
+          school,
+          dueDate,
+          id: (
+            await build.invoice({
+              studentId: school.studentId,
+              schoolId: school.schoolId,
+              dueDate,
+              issueDate: daysFromToday(-3),
+            })
+          ).id as string,
+        })),
+      ),
+    );
+    // Read and judge at the same moment; should a school's midnight fall in between, read again.
+    for (;;) {
+      const before = schools.map((school) => localDate(school.timezone));
+      const read = await Promise.all(
+        invoices.map(async (invoice) => {
+          const body = (await api.request(api.admin, 'GET', `/api/invoices/${invoice.id}`)).body;
+          const statement = (
+            await api.request(api.admin, 'GET', `/api/students/${invoice.school.studentId}/statement`)
+          ).body;
+          return { ...invoice, status: body.status as string, asOf: statement.asOf as string };
+        }),
+      );
+      const after = schools.map((school) => localDate(school.timezone));
+      if (before.join() !== after.join()) continue;
+      const expected = read.map(({ school, dueDate }) => {
+        const today = localDate(school.timezone);
+        return {
+          zone: school.timezone,
+          dueDate,
+          status: dueDate < today ? 'overdue' : 'pending',
+          asOf: today,
+        };
+      });
+      expect(
+        read.map(({ school, dueDate, status, asOf }) => ({ zone: school.timezone, dueDate, status, asOf })),
+        `UTC date ${utcToday}`,
+      ).toEqual(expected);
+      // At least one school is off the UTC date now, so the test above could tell the two apart.
+      expect(expected.some((e) => e.asOf !== utcToday)).toBe(true);
+      break;
+    }
   });
 });

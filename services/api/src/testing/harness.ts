@@ -8,7 +8,17 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { DB } from '@bursar/db';
 import { createLogger, createRedis } from '@bursar/platform';
-import { freshDatabase, startApp, testQueuePrefix, testRedisUrl } from '@bursar/test-support';
+import {
+  dbBuilders,
+  freshDatabase,
+  httpBuilders,
+  startApp,
+  testQueuePrefix,
+  testRedisUrl,
+  type DbBuilders,
+  type HttpBuilders,
+  type Send,
+} from '@bursar/test-support';
 import { afterAll } from 'vitest';
 import type { Role, TokenResponse } from '@bursar/contracts';
 import { createApp } from '../app.js';
@@ -53,6 +63,12 @@ export interface TestApi {
     path: string,
     options?: RequestOptions,
   ): Promise<ApiResponse<T>>;
+  /** `request` bound to `caller`: what the test-support builders send with. */
+  as(caller: Caller | null): Send;
+  /** Test data builders over HTTP, acting as `caller`. */
+  build(caller: Caller): HttpBuilders;
+  /** Test data builders straight into this file's database, for rows a test is not about. */
+  rows: DbBuilders;
   login(email: string, password: string): Promise<TokenResponse>;
   /** Creates a user with `role` in `schoolId` and logs in as them. */
   callerFor(role: Role, schoolId: string | null): Promise<Caller>;
@@ -148,6 +164,11 @@ export async function createTestApi(): Promise<TestApi> {
     schoolId: null,
   };
   const staffHash = await hashPassword(STAFF_PASSWORD);
+  const rows = dbBuilders(db);
+  const as =
+    (caller: Caller | null): Send =>
+    (method, path, options) =>
+      request(caller, method, path, options);
 
   return {
     url,
@@ -155,6 +176,9 @@ export async function createTestApi(): Promise<TestApi> {
     demoSchoolId: DEMO_SCHOOL.id,
     admin,
     request,
+    as,
+    build: (caller) => httpBuilders(as(caller)),
+    rows,
     login,
     async callerFor(role, schoolId) {
       const email = `${role}-${randomUUID().slice(0, 8)}@bursar.test`;
@@ -166,18 +190,6 @@ export async function createTestApi(): Promise<TestApi> {
       const tokens = await login(email, STAFF_PASSWORD);
       return { token: tokens.accessToken, role, userId: user.id, schoolId };
     },
-    async createSchool(overrides = {}) {
-      const row = await db
-        .insertInto('schools')
-        .values({
-          name: overrides.name ?? `School ${randomUUID().slice(0, 6)}`,
-          currency: overrides.currency ?? 'INR',
-          timezone: overrides.timezone ?? 'Asia/Kolkata',
-          locale: 'en-IN',
-        })
-        .returning('id')
-        .executeTakeFirstOrThrow();
-      return row.id;
-    },
+    createSchool: (overrides = {}) => rows.school(overrides),
   };
 }
