@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { daysFromToday } from '@bursar/test-support';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, createTestApi, type Caller } from './testing/harness.js';
 
 /**
@@ -9,7 +10,13 @@ import { ADMIN_EMAIL, ADMIN_PASSWORD, createTestApi, type Caller } from './testi
  *
  * One test on purpose: each step builds on the money the previous one moved,
  * so splitting it would make the steps depend on the order tests run in.
+ *
+ * Every date is `day(n)`, n days from the day the test runs (in the school's
+ * zone), so what is due, overdue and in which aging bucket is the same story
+ * whenever it runs; `pnpm test:future` checks that under a faked clock.
  */
+const day = (offset: number) => daysFromToday(offset, 'Asia/Kolkata');
+
 describe('billing journey: a new school from onboarding to statements', async () => {
   const api = await createTestApi();
   // Unique per run, so nothing here collides with another file's rows or a rerun.
@@ -121,17 +128,15 @@ describe('billing journey: a new school from onboarding to statements', async ()
     // ── The school admin hires an accountant, who does the billing from here on ──
     const accountant = await staff(schoolAdmin, 'accountant', 'ledger-password-1');
 
+    const build = api.build(accountant);
     const invoice = async (studentId: string, amountMinor: number, issueDate: string, dueDate: string) => {
-      const res = await api.request(accountant, 'POST', '/api/invoices', {
-        body: {
-          studentId,
-          issueDate,
-          dueDate,
-          lines: [{ description: 'Tuition', feeHead: 'Tuition', quantity: 1, unitAmountMinor: amountMinor }],
-        },
+      const created = await build.invoice({
+        studentId,
+        issueDate,
+        dueDate,
+        lines: [{ description: 'Tuition', feeHead: 'Tuition', quantity: 1, unitAmountMinor: amountMinor }],
       });
-      expect(res.status, JSON.stringify(res.body)).toBe(201);
-      expect(res.body).toMatchObject({
+      expect(created).toMatchObject({
         schoolId,
         studentId,
         currency: 'INR',
@@ -139,16 +144,10 @@ describe('billing journey: a new school from onboarding to statements', async ()
         issueDate,
         dueDate,
       });
-      return res.body;
+      return created;
     };
-    const pay = async (invoiceId: string, amountMinor: number) => {
-      const res = await api.request(accountant, 'POST', `/api/invoices/${invoiceId}/payments`, {
-        body: { amountMinor, method: 'upi', reference: `UPI-${amountMinor}` },
-        headers: { 'idempotency-key': randomUUID() },
-      });
-      expect(res.status, JSON.stringify(res.body)).toBe(201);
-      return res.body;
-    };
+    const pay = (invoiceId: string, amountMinor: number) =>
+      build.payment(invoiceId, amountMinor, { reference: `UPI-${amountMinor}` });
     const getInvoice = async (id: string) => {
       const res = await api.request(accountant, 'GET', `/api/invoices/${id}`);
       expect(res.status).toBe(200);
@@ -156,9 +155,9 @@ describe('billing journey: a new school from onboarding to statements', async ()
     };
 
     // ── Invoice 1: ₹1,000.00, paid ₹300.00 then ₹700.00 ──
-    const inv1 = await invoice(asha, 100_000, '2026-11-20', '2026-12-10');
+    const inv1 = await invoice(asha, 100_000, day(-2), day(18));
     expect(inv1).toMatchObject({ paidMinor: 0, refundedMinor: 0, balanceMinor: 100_000, creditMinor: 0 });
-    expect(inv1.number).toMatch(/^INV-2026-\d{6}$/);
+    expect(inv1.number).toMatch(new RegExp(`^INV-${day(-2).slice(0, 4)}-\\d{6}$`));
     expect(inv1.lines).toEqual([
       {
         description: 'Tuition',
@@ -184,7 +183,7 @@ describe('billing journey: a new school from onboarding to statements', async ()
     expect(p2.invoice).toMatchObject({ paidMinor: 100_000, balanceMinor: 0, status: 'paid', creditMinor: 0 });
 
     // ── Invoice 2: ₹500.00 overpaid with ₹800.00; ₹300.00 becomes credit ──
-    const inv2 = await invoice(asha, 50_000, '2026-11-21', '2027-01-10');
+    const inv2 = await invoice(asha, 50_000, day(-1), day(49));
     const p3 = await pay(inv2.id, 80_000);
     expect(p3).toMatchObject({ appliedMinor: 50_000, creditedMinor: 30_000 });
     expect(p3.invoice).toMatchObject({
@@ -196,7 +195,7 @@ describe('billing journey: a new school from onboarding to statements', async ()
     expect((await api.request(accountant, 'GET', `/api/students/${asha}`)).body.creditMinor).toBe(30_000);
 
     // ── Invoice 3: ₹200.00 is settled from the credit as it is issued; ₹100.00 credit remains ──
-    const inv3 = await invoice(asha, 20_000, '2026-11-22', '2027-02-10');
+    const inv3 = await invoice(asha, 20_000, day(0), day(80));
     expect(inv3).toMatchObject({ paidMinor: 20_000, balanceMinor: 0, status: 'paid', creditMinor: 10_000 });
     // The credit came from payment 3, which still belongs to invoice 2.
     const inv3Payments = await api.request(accountant, 'GET', `/api/invoices/${inv3.id}/payments`);
@@ -235,20 +234,20 @@ describe('billing journey: a new school from onboarding to statements', async ()
     });
 
     // ── Other students' bills, spread over due dates so the aging buckets have something in each ──
-    const inv4 = await invoice(bala, 60_000, '2026-11-01', '2026-12-01');
-    const inv5 = await invoice(bala, 25_000, '2026-11-20', '2027-03-01');
-    const inv6 = await invoice(bala, 10_000, '2026-09-15', '2026-10-01');
-    const inv7 = await invoice(chetan, 7_000, '2026-11-20', '2027-02-01');
+    const inv4 = await invoice(bala, 60_000, day(-21), day(9));
+    const inv5 = await invoice(bala, 25_000, day(-2), day(99));
+    const inv6 = await invoice(bala, 10_000, day(-68), day(-52));
+    const inv7 = await invoice(chetan, 7_000, day(-2), day(71));
     const p4 = await pay(inv7.id, 3_000);
     expect(p4.invoice).toMatchObject({ paidMinor: 3_000, balanceMinor: 4_000 });
-    // inv6 was due before today (2026-11-22 or later), so it is overdue rather than pending.
+    // inv6 was due 52 days ago, so it is overdue rather than pending.
     expect((await getInvoice(inv6.id)).status).toBe('overdue');
     const balaStatement = await api.request(
       accountant,
       'GET',
-      `/api/students/${bala}/statement?asOf=2027-02-20`,
+      `/api/students/${bala}/statement?asOf=${day(90)}`,
     );
-    // Oldest due first; on 2027-02-20 only the March invoice is not yet due.
+    // Oldest due first; 90 days from now only inv5 (due in 99) is not yet due.
     expect(balaStatement.body.invoices.map((i: { id: string; status: string }) => [i.id, i.status])).toEqual([
       [inv6.id, 'overdue'],
       [inv4.id, 'overdue'],
@@ -256,7 +255,7 @@ describe('billing journey: a new school from onboarding to statements', async ()
     ]);
 
     // ── Asha's statement ──
-    const statement = await api.request(accountant, 'GET', `/api/students/${asha}/statement?asOf=2027-02-20`);
+    const statement = await api.request(accountant, 'GET', `/api/students/${asha}/statement?asOf=${day(90)}`);
     expect(statement.status, JSON.stringify(statement.body)).toBe(200);
     expect(statement.body.student).toMatchObject({
       id: asha,
@@ -266,7 +265,7 @@ describe('billing journey: a new school from onboarding to statements', async ()
       classId,
       status: 'active',
     });
-    expect(statement.body).toMatchObject({ currency: 'INR', asOf: '2027-02-20' });
+    expect(statement.body).toMatchObject({ currency: 'INR', asOf: day(90) });
     expect(statement.body.totals).toEqual({
       invoicedMinor: 170_000,
       paidMinor: 180_000,
@@ -323,7 +322,7 @@ describe('billing journey: a new school from onboarding to statements', async ()
       fromCreditMinor: 10_000,
     });
     // Before its due date the same reopened invoice is partial, not overdue.
-    const early = await api.request(accountant, 'GET', `/api/students/${asha}/statement?asOf=2026-12-01`);
+    const early = await api.request(accountant, 'GET', `/api/students/${asha}/statement?asOf=${day(9)}`);
     expect(early.body.invoices[1].status).toBe('partial');
     expect(early.body.totals).toEqual(statement.body.totals);
     // Owed minus credit is invoiced minus money kept.
@@ -333,7 +332,7 @@ describe('billing journey: a new school from onboarding to statements', async ()
     // ── The school's statement, before every due date and after them ──
     const schoolStatement = (query: string) =>
       api.request(accountant, 'GET', `/api/schools/${schoolId}/statement?${query}`);
-    const before = await schoolStatement('asOf=2026-09-20');
+    const before = await schoolStatement(`asOf=${day(-63)}`);
     expect(before.status, JSON.stringify(before.body)).toBe(200);
     expect(before.body.aging).toEqual({
       current: 104_000,
@@ -343,9 +342,9 @@ describe('billing journey: a new school from onboarding to statements', async ()
       days90Plus: 0,
     });
 
-    const after = await schoolStatement('asOf=2027-02-20');
+    const after = await schoolStatement(`asOf=${day(90)}`);
     expect(after.status).toBe(200);
-    expect(after.body).toMatchObject({ schoolId, currency: 'INR', asOf: '2027-02-20', studentsCount: 3 });
+    expect(after.body).toMatchObject({ schoolId, currency: 'INR', asOf: day(90), studentsCount: 3 });
     expect(after.body.totals).toEqual({
       invoicedMinor: 272_000,
       paidMinor: 183_000,
@@ -354,7 +353,7 @@ describe('billing journey: a new school from onboarding to statements', async ()
       creditMinor: 0,
     });
     expect(after.body.aging).toEqual({
-      current: 25_000, // inv5, due 2027-03-01
+      current: 25_000, // inv5, due 9 days after asOf
       days1To30: 4_000, // inv7 (19 days), partly paid
       days31To60: 5_000, // inv2 (41 days), reopened by the refund
       days61To90: 60_000, // inv4 (81 days)
@@ -377,9 +376,9 @@ describe('billing journey: a new school from onboarding to statements', async ()
       [chetan, 7_000, 3_000, 0, 4_000, 0],
     ]);
     expect(after.body.students.pagination).toEqual({ limit: 50, offset: 0, total: 3 });
-    const ascending = await schoolStatement('asOf=2027-02-20&sort=balance');
+    const ascending = await schoolStatement(`asOf=${day(90)}&sort=balance`);
     expect(ascending.body.students.data.map((s: { id: string }) => s.id)).toEqual([chetan, asha, bala]);
-    const paged = await schoolStatement('asOf=2027-02-20&limit=1&offset=1');
+    const paged = await schoolStatement(`asOf=${day(90)}&limit=1&offset=1`);
     expect(paged.body.students.data.map((s: { id: string }) => s.id)).toEqual([asha]);
     expect(paged.body.totals).toEqual(after.body.totals);
 
@@ -425,9 +424,9 @@ describe('billing journey: a new school from onboarding to statements', async ()
           { name: 'Transport', amountMinor: 30_001 },
         ],
         instalments: [
-          { label: 'Term 1', dueDate: '2027-04-10', sharePercent: 40 },
-          { label: 'Term 2', dueDate: '2027-07-10', sharePercent: 30 },
-          { label: 'Term 3', dueDate: '2027-10-10', sharePercent: 30 },
+          { label: 'Term 1', dueDate: day(139), sharePercent: 40 },
+          { label: 'Term 2', dueDate: day(230), sharePercent: 30 },
+          { label: 'Term 3', dueDate: day(322), sharePercent: 30 },
         ],
       },
     });
@@ -449,7 +448,7 @@ describe('billing journey: a new school from onboarding to statements', async ()
 
     const issue = () =>
       api.request(accountant, 'POST', `/api/fee-plans/${planId}/issue`, {
-        body: { classId, issueDate: '2027-03-15' },
+        body: { classId, issueDate: day(113) },
       });
     const first = await issue();
     expect(first.status, JSON.stringify(first.body)).toBe(200);
@@ -464,7 +463,7 @@ describe('billing journey: a new school from onboarding to statements', async ()
       const res = await api.request(
         accountant,
         'GET',
-        `/api/invoices?studentId=${studentId}&sort=dueDate&dueFrom=2027-04-01`,
+        `/api/invoices?studentId=${studentId}&sort=dueDate&dueFrom=${day(130)}`,
       );
       expect(res.status).toBe(200);
       return (
@@ -475,7 +474,7 @@ describe('billing journey: a new school from onboarding to statements', async ()
           lines: { description: string; amountMinor: number }[];
         }[]
       ).map((i) => {
-        expect(i).toMatchObject({ feePlanId: planId, issueDate: '2027-03-15' });
+        expect(i).toMatchObject({ feePlanId: planId, issueDate: day(113) });
         return [i.totalMinor, i.lines.map((l) => [l.description, l.amountMinor])];
       });
     };
@@ -531,7 +530,7 @@ describe('billing journey: a new school from onboarding to statements', async ()
       ],
     ]);
 
-    const afterPlan = await api.request(accountant, 'GET', `/api/students/${asha}/statement?asOf=2027-02-20`);
+    const afterPlan = await api.request(accountant, 'GET', `/api/students/${asha}/statement?asOf=${day(90)}`);
     expect(afterPlan.body.totals).toEqual({
       invoicedMinor: 320_001,
       paidMinor: 180_000,
@@ -540,12 +539,12 @@ describe('billing journey: a new school from onboarding to statements', async ()
       creditMinor: 0,
     });
     expect(afterPlan.body.invoices).toHaveLength(6);
-    const schoolAfterPlan = await schoolStatement('asOf=2027-02-20');
+    const schoolAfterPlan = await schoolStatement(`asOf=${day(90)}`);
     expect(schoolAfterPlan.body.totals).toMatchObject({
       invoicedMinor: 272_000 + 150_001 + 135_001,
       balanceMinor: 104_000 + 150_001 + 135_001,
     });
-    // The plan's invoices are not due yet on 2027-02-20.
+    // The plan's invoices are not due yet 90 days from now.
     expect(schoolAfterPlan.body.aging.current).toBe(25_000 + 150_001 + 135_001);
     const planAudit = await audit('fee_plan', planId);
     // The repeat issue created nothing, so it wrote no audit row.
