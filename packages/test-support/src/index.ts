@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import type { Kysely } from 'kysely';
 import { afterAll, inject } from 'vitest';
 import { createDb, type DB } from '@bursar/db';
 import { cloneTestDatabase, dropTestDatabase } from '@bursar/db/testing';
-import { closeServer, listen } from '@bursar/platform';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -35,11 +36,24 @@ export function testQueuePrefix(): string {
   return `{bursar-test-${randomBytes(5).toString('hex')}}`;
 }
 
-/** Boots an app on an ephemeral port; closed when the file's tests end. */
+/**
+ * Boots an app on an ephemeral port; closed when the file's tests end. Listens with
+ * node:http rather than the platform's `listen`, because the platform's own tests use this
+ * package and a dependency back on the platform would make the two a cycle.
+ */
 export async function startApp(app: Express): Promise<{ url: string; server: Server }> {
-  const { server, url } = await listen(app, 0, undefined, '127.0.0.1');
-  afterAll(() => closeServer(server));
-  return { url, server };
+  const server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  afterAll(
+    () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        // A test's keep-alive sockets would otherwise hold close() open until they time out.
+        server.closeAllConnections();
+      }),
+  );
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, server };
 }
 
 /** Reads a free TCP port by binding port 0 and releasing it. */
