@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
+import pretty from 'pino-pretty';
 
 /**
  * Paths whose values never reach a log line: credentials, tokens, signatures,
@@ -29,7 +30,59 @@ export const REDACT_PATHS = [
 
 export type { Logger };
 
-export function createLogger(service: string, level: string, destination?: DestinationStream): Logger {
+/** `json` for machines (production, log shippers); `pretty` for a person reading a terminal. */
+export type LogFormat = 'pretty' | 'json';
+
+/**
+ * The format a process logs in: `LOG_FORMAT` when set; otherwise JSON in
+ * production, and pretty in development when a person is reading (stdout is
+ * a terminal; `pnpm start` sets `LOG_FORMAT=pretty` for the processes it runs,
+ * whose stdout is its pipe). Anything else (tests, CI, a redirect to a file)
+ * gets JSON, which tools can parse.
+ */
+export function resolveLogFormat(
+  config: { LOG_FORMAT?: LogFormat | undefined; NODE_ENV?: string | undefined },
+  stdoutIsTerminal: boolean = process.stdout.isTTY === true,
+): LogFormat {
+  if (config.LOG_FORMAT) return config.LOG_FORMAT;
+  if (config.NODE_ENV === 'production') return 'json';
+  return stdoutIsTerminal ? 'pretty' : 'json';
+}
+
+export interface LoggerOptions {
+  /** Defaults to `json`. */
+  format?: LogFormat;
+  /** Where lines go; stdout when omitted. */
+  destination?: DestinationStream;
+  /** Colours in pretty mode; defaults to what the terminal (or FORCE_COLOR) supports. */
+  colorize?: boolean;
+}
+
+/**
+ * The process logger: pino with the service name, ISO timestamps, level
+ * labels and every `REDACT_PATHS` value censored (in both formats: pino
+ * redacts before the line reaches the pretty printer). The third argument
+ * may still be a bare destination stream (JSON), as before there were options.
+ */
+export function createLogger(
+  service: string,
+  level: string,
+  options: LoggerOptions | DestinationStream = {},
+): Logger {
+  const { format = 'json', destination, colorize } = isStream(options) ? { destination: options } : options;
+  const stream =
+    format === 'pretty'
+      ? // Synchronous, in this thread (not a worker transport): every line is
+        // written before process.exit, so the last lines of a shutdown are not lost.
+        pretty({
+          sync: true,
+          destination: destination ?? 1,
+          ...(colorize === undefined ? {} : { colorize }),
+          translateTime: 'SYS:HH:MM:ss.l',
+          // The name is printed already; pid and host say nothing on one machine.
+          ignore: 'pid,hostname,service',
+        })
+      : destination;
   return pino(
     {
       name: service,
@@ -39,6 +92,10 @@ export function createLogger(service: string, level: string, destination?: Desti
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    destination,
+    stream,
   );
+}
+
+function isStream(value: LoggerOptions | DestinationStream): value is DestinationStream {
+  return typeof (value as Partial<DestinationStream>).write === 'function';
 }
