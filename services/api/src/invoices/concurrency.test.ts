@@ -6,34 +6,27 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
-import { DEMO_CLASSES, DEMO_STUDENTS } from '../seed/demo-data.js';
+import { daysFromToday } from '@bursar/test-support';
+import { DEMO_CLASSES, DEMO_SCHOOL, DEMO_STUDENTS } from '../seed/demo-data.js';
 import { createTestApi, type Caller } from '../testing/harness.js';
+
+/** A date relative to today in the demo school's zone, so no invoice here turns overdue with the calendar. */
+const day = (offset: number) => daysFromToday(offset, DEMO_SCHOOL.timezone);
 
 describe('concurrent billing requests', async () => {
   const api = await createTestApi();
   const accountant: Caller = await api.callerFor('accountant', api.demoSchoolId);
 
+  const build = api.build(accountant);
   const pay = (invoiceId: string, amountMinor: number, key: string = randomUUID()) =>
-    api.request(accountant, 'POST', `/api/invoices/${invoiceId}/payments`, {
-      body: { amountMinor, method: 'upi', reference: 'UPI-CONCURRENT' },
-      headers: { 'idempotency-key': key },
-    });
-
-  const createInvoice = (studentId: string, amountMinor: number, dueDate: string, issueDate = '2026-11-20') =>
-    api.request(accountant, 'POST', '/api/invoices', {
-      body: {
-        studentId,
-        dueDate,
-        issueDate,
-        lines: [{ description: 'Tuition', quantity: 1, unitAmountMinor: amountMinor }],
-      },
-    });
-
-  const invoice = async (studentId: string, amountMinor: number, dueDate: string) => {
-    const response = await createInvoice(studentId, amountMinor, dueDate);
-    expect(response.status, JSON.stringify(response.body)).toBe(201);
-    return response.body as { id: string; number: string };
-  };
+    build.paymentRequest(invoiceId, amountMinor, { reference: 'UPI-CONCURRENT', idempotencyKey: key });
+  const createInvoice = (studentId: string, amountMinor: number, dueDate: string, issueDate = day(-2)) =>
+    build.invoiceRequest({ studentId, amountMinor, dueDate, issueDate });
+  const invoice = async (studentId: string, amountMinor: number, dueDate: string) =>
+    (await build.invoice({ studentId, amountMinor, dueDate, issueDate: day(-2) })) as {
+      id: string;
+      number: string;
+    };
 
   /** The ledger invariants for one student, recomputed from the rows. */
   async function expectConsistent(studentId: string) {
@@ -86,8 +79,8 @@ describe('concurrent billing requests', async () => {
 
   it('applies 50 concurrent payments on one invoice exactly once each: paid + credit = the sum accepted', async () => {
     const studentId = DEMO_STUDENTS[1]!.id;
-    const first = await invoice(studentId, 100_000, '2026-12-01');
-    const second = await invoice(studentId, 80_000, '2027-01-01');
+    const first = await invoice(studentId, 100_000, day(9));
+    const second = await invoice(studentId, 80_000, day(40));
     const amounts = Array.from({ length: 50 }, (_, i) => 1_000 + i * 137);
     const responses = await Promise.all(amounts.map((amount) => pay(first.id, amount)));
 
@@ -115,7 +108,7 @@ describe('concurrent billing requests', async () => {
 
   it('records one payment for 20 concurrent requests with the same Idempotency-Key and answers them all alike', async () => {
     const studentId = DEMO_STUDENTS[4]!.id;
-    const target = await invoice(studentId, 50_000, '2026-12-15');
+    const target = await invoice(studentId, 50_000, day(23));
     const key = `concurrent-${randomUUID()}`;
     const responses = await Promise.all(Array.from({ length: 20 }, () => pay(target.id, 12_345, key)));
 
@@ -147,8 +140,8 @@ describe('concurrent billing requests', async () => {
   });
 
   it('numbers 30 concurrently created invoices of one school consecutively, with no gaps', async () => {
-    // A year no other test issues in, so the counter starts fresh for this test.
-    const year = 2031;
+    // A year no other test issues in (they issue around today), so the counter starts fresh for this test.
+    const year = Number(day(0).slice(0, 4)) + 5;
     const students = DEMO_STUDENTS.filter((_, i) => i % DEMO_CLASSES.length === 2).map((s) => s.id);
     const responses = await Promise.all(
       Array.from({ length: 30 }, (_, i) =>
@@ -186,9 +179,9 @@ describe('concurrent billing requests', async () => {
           { name: 'Transport', amountMinor: 350_001 },
         ],
         instalments: [
-          { label: 'Term 1', dueDate: '2026-06-10', sharePercent: 33.33 },
-          { label: 'Term 2', dueDate: '2026-10-10', sharePercent: 33.33 },
-          { label: 'Term 3', dueDate: '2027-01-10', sharePercent: 33.34 },
+          { label: 'Term 1', dueDate: day(-165), sharePercent: 33.33 },
+          { label: 'Term 2', dueDate: day(-43), sharePercent: 33.33 },
+          { label: 'Term 3', dueDate: day(49), sharePercent: 33.34 },
         ],
       },
     });
@@ -197,7 +190,7 @@ describe('concurrent billing requests', async () => {
     const classId = DEMO_CLASSES[0]!.id;
     const issue = () =>
       api.request(accountant, 'POST', `/api/fee-plans/${plan.id}/issue`, {
-        body: { classId, issueDate: '2026-06-01' },
+        body: { classId, issueDate: day(-174) },
       });
     const [one, two] = await Promise.all([issue(), issue()]);
     expect([one.status, two.status], JSON.stringify([one.body, two.body])).toEqual([200, 200]);
@@ -270,7 +263,7 @@ describe('concurrent billing requests', async () => {
       (id: string) =>
         api.request(accountant, 'POST', `/api/invoices/${id}/void`, { body: { reason: 'Raced a delete' } }),
     ]) {
-      const target = await invoice(studentId, 5_000, '2026-12-01');
+      const target = await invoice(studentId, 5_000, day(9));
       let waiting: ReturnType<typeof send> | undefined;
       // Hold the student's lock (as DELETE /api/invoices/:id does) and delete the invoice; the
       // request has already seen the invoice and queues behind the lock, then finds it gone.
@@ -287,9 +280,9 @@ describe('concurrent billing requests', async () => {
 
   it('keeps one student’s ledger consistent under concurrent payments, refunds and a void', async () => {
     const studentId = DEMO_STUDENTS[7]!.id;
-    const a = await invoice(studentId, 40_000, '2026-12-01');
-    const b = await invoice(studentId, 30_000, '2026-12-20');
-    const c = await invoice(studentId, 20_000, '2027-01-20');
+    const a = await invoice(studentId, 40_000, day(9));
+    const b = await invoice(studentId, 30_000, day(28));
+    const c = await invoice(studentId, 20_000, day(59));
     const seed = await pay(a.id, 25_000);
     expect(seed.status).toBe(201);
     const results = await Promise.all([
