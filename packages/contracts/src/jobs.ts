@@ -1,37 +1,6 @@
 import { z } from 'zod';
 
-/**
- * A job kind: which queue it runs on, its payload schema and version, how it
- * retries, and how its deterministic `jobId` is derived from the payload (so
- * enqueuing the same work twice is a no-op). Payloads carry ids, never
- * secrets or whole rows: processors re-read state.
- */
-export interface JobDefinition<Q extends string = string, S extends z.ZodType = z.ZodType> {
-  queue: Q;
-  /** Bumped when the payload shape changes incompatibly; old versions are rejected as unrecoverable. */
-  version: number;
-  payload: S;
-  attempts: number;
-  backoff: { type: 'exponential' | 'fixed'; delay: number };
-  /** Deterministic id; BullMQ forbids `:` in custom ids, so parts are joined with `.`. */
-  jobId: (payload: z.infer<S>) => string;
-}
-
-export function defineJob<Q extends string, S extends z.ZodType>(
-  definition: JobDefinition<Q, S>,
-): JobDefinition<Q, S> {
-  return definition;
-}
-
-/** What a job's `data` holds in Redis: the versioned payload plus W3C trace context. */
-export const JobEnvelope = z.object({
-  v: z.number().int(),
-  payload: z.unknown(),
-  trace: z.record(z.string(), z.string()).default({}),
-});
-export type JobEnvelope = z.infer<typeof JobEnvelope>;
-
-/** Every BullMQ queue in Bursar. The worker runs all of them unless `WORKER_QUEUES` names a subset. */
+/** Every BullMQ queue in Bursar: the only queues a job may name. */
 export const QueueName = z.enum([
   'payments',
   'invoice-pdf',
@@ -41,3 +10,73 @@ export const QueueName = z.enum([
   'ai-drafts',
 ]);
 export type QueueName = z.infer<typeof QueueName>;
+
+/**
+ * A job kind: its name, which queue it runs on, its payload schema and
+ * version, how it retries, and how its deterministic `jobId` is derived from
+ * the payload (so enqueuing the same work twice is a no-op). Payloads carry
+ * ids, never secrets or whole rows: processors re-read state.
+ */
+export interface JobDefinition<
+  N extends string = string,
+  Q extends QueueName = QueueName,
+  S extends z.ZodType = z.ZodType,
+> {
+  /** The BullMQ job name; unique in the catalog, and the key the worker's processor table uses. */
+  name: N;
+  queue: Q;
+  /** Bumped when the payload shape changes incompatibly; other versions are rejected as unrecoverable. */
+  version: number;
+  payload: S;
+  attempts: number;
+  backoff: { type: 'exponential' | 'fixed'; delay: number };
+  /**
+   * Deterministic id, unique within the queue (start it with the job's name). BullMQ forbids
+   * `:` in custom ids, so parts are joined with `.`.
+   */
+  jobId: (payload: z.infer<S>) => string;
+}
+
+/** Declares a job kind; the catalog below is where every one of them is listed. */
+export function defineJob<N extends string, Q extends QueueName, S extends z.ZodType>(
+  definition: JobDefinition<N, Q, S>,
+): JobDefinition<N, Q, S> {
+  return definition;
+}
+
+/** A set of job kinds keyed by their names. */
+export type JobCatalog = { [name: string]: JobDefinition };
+
+/**
+ * Checks a catalog: each key is its job's name and each queue is one of
+ * `QueueName` (the type says so too; this catches a cast). Throws at import
+ * time, so a bad catalog never starts a process.
+ */
+export function defineCatalog<C extends { [K in keyof C]: JobDefinition<K & string> }>(catalog: C): C {
+  for (const [key, definition] of Object.entries(catalog) as [string, JobDefinition][]) {
+    if (definition.name !== key) throw new Error(`job catalog key ${key} names job ${definition.name}`);
+    if (!QueueName.safeParse(definition.queue).success) {
+      throw new Error(
+        `job ${key} names queue ${definition.queue}, which is not one of ${QueueName.options.join(', ')}`,
+      );
+    }
+  }
+  return catalog;
+}
+
+/**
+ * Every job in Bursar. Empty until the first job lands: each job arrives in
+ * the same change as its processor (payments, PDFs, WhatsApp, reports), and
+ * the worker's processor table must then name it or the worker does not typecheck.
+ */
+export const JOBS = defineCatalog({});
+
+/** What a job's `data` holds in Redis: the versioned payload plus W3C trace context. */
+export const JobEnvelope = z.object({
+  v: z.number().int(),
+  payload: z.unknown(),
+  trace: z.record(z.string(), z.string()).default({}),
+  /** The outbox row the job came from, so the worker can mark it completed (absent for direct enqueues). */
+  outboxId: z.string().optional(),
+});
+export type JobEnvelope = z.infer<typeof JobEnvelope>;

@@ -143,6 +143,25 @@ export interface Invoices {
   voidReason: string | null;
 }
 
+export interface Outbox {
+  checkedAt: Timestamp | null;
+  completedAt: Timestamp | null;
+  createdAt: Generated<Timestamp>;
+  failedAt: Timestamp | null;
+  id: Generated<bigint>;
+  jobId: string;
+  jobName: string;
+  lastError: string | null;
+  options: Json;
+  payload: Json;
+  queue: string;
+  redisEpoch: string | null;
+  relayAttempts: Generated<number>;
+  relayedAt: Timestamp | null;
+  trace: Generated<Json>;
+  version: number;
+}
+
 export interface Payments {
   amountMinor: bigint;
   createdAt: Generated<Timestamp>;
@@ -251,6 +270,7 @@ export interface DB {
   invoiceCounters: InvoiceCounters;
   invoiceLines: InvoiceLines;
   invoices: Invoices;
+  outbox: Outbox;
   payments: Payments;
   refreshTokens: RefreshTokens;
   refunds: Refunds;

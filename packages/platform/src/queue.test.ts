@@ -25,7 +25,8 @@ const InvoicePayload = z.object({ invoiceId: z.uuid() });
 
 /** A job kind shaped like the real ones: ids only, a deterministic id, retries with backoff. */
 const echoJob = defineJob({
-  queue: 'queue-test-echo',
+  name: 'echo',
+  queue: 'payments',
   version: 1,
   payload: InvoicePayload,
   attempts: 3,
@@ -34,7 +35,8 @@ const echoJob = defineJob({
 });
 
 const flakyJob = defineJob({
-  queue: 'queue-test-flaky',
+  name: 'flaky',
+  queue: 'invoice-pdf',
   version: 1,
   payload: InvoicePayload,
   attempts: 3,
@@ -178,16 +180,23 @@ describe('job queues', () => {
     ['a payload that fails the schema', 'bad-payload', { v: 1, payload: { invoiceId: 'nope' }, trace: {} }],
     ['an envelope of another version', 'bad-version', { v: 2, payload: { invoiceId: randomUUID() } }],
     ['data that is not an envelope', 'bad-envelope', { invoiceId: randomUUID() }],
+    ['a job of a kind the queue does not run', 'bad-kind', { v: 1, payload: { invoiceId: randomUUID() } }],
   ])('fails %s at once as unrecoverable and keeps it in the failed set', async (_case, id, data) => {
     const failed = finalFailure(echoWorker, id);
     // Added raw: the typed producer would refuse it.
-    await echo.queue.add(echoJob.queue, data, { jobId: id });
+    await echo.queue.add(id === 'bad-kind' ? 'no-such-job' : echoJob.name, data, { jobId: id });
     await failed;
 
     const job = await echo.queue.getJob(id);
     expect(job?.opts.attempts).toBe(3);
     expect(job?.attemptsMade).toBe(1);
-    expect(job?.failedReason).toMatch(id === 'bad-payload' ? /payload is invalid/ : /envelope/);
+    const reasons: Record<string, RegExp> = {
+      'bad-payload': /payload is invalid/,
+      'bad-version': /envelope version 2; this worker reads 1/,
+      'bad-envelope': /envelope this worker cannot read/,
+      'bad-kind': /of kind no-such-job, unknown on payments/,
+    };
+    expect(job?.failedReason).toMatch(reasons[id]!);
     expect(await echo.queue.getJobState(id)).toBe('failed');
     expect((await echo.queue.getFailed()).map((failedJob) => failedJob.id)).toContain(id);
     expect(echoSeen.some((seen) => JSON.stringify(seen.payload).includes('nope'))).toBe(false);

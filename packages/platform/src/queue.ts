@@ -1,12 +1,43 @@
 import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { Queue, UnrecoverableError, Worker, type Job, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { sql, type Kysely } from 'kysely';
 import type { z } from 'zod';
 import { JobEnvelope, type JobDefinition } from '@bursar/contracts';
+import type { DB } from '@bursar/db';
 import type { Logger } from './logger.js';
 import { jobDuration } from './metrics.js';
 
 const tracer = trace.getTracer('@bursar/platform/queue');
+
+/**
+ * How long finished jobs stay in Redis. Completed jobs are kept a day so a late
+ * duplicate enqueue (same deterministic id) is still a no-op; failed jobs stay
+ * visible in the dashboard for a week.
+ */
+export const JOB_RETENTION: Pick<JobsOptions, 'removeOnComplete' | 'removeOnFail'> = {
+  removeOnComplete: { age: 24 * 3600, count: 5_000 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+};
+
+/** The per-job options a definition implies: its retries and backoff, plus the retention above. */
+export function jobOptionsOf(definition: Pick<JobDefinition, 'attempts' | 'backoff'>): JobsOptions {
+  return { attempts: definition.attempts, backoff: definition.backoff, ...JOB_RETENTION };
+}
+
+/** The definition's id for `payload`, refused when BullMQ could not take it as a custom id. */
+export function jobIdOf<D extends JobDefinition>(definition: D, payload: z.infer<D['payload']>): string {
+  const id = definition.jobId(payload);
+  if (!id || id.includes(':')) throw new Error(`job ${definition.name} derived an invalid job id "${id}"`);
+  return id;
+}
+
+/** The W3C trace context of the active span, to travel inside a job. */
+export function currentTraceCarrier(): Record<string, string> {
+  const carrier: Record<string, string> = {};
+  propagation.inject(context.active(), carrier);
+  return carrier;
+}
 
 export interface QueueOptions {
   /** A producer-role connection (fails fast while Redis is down). */
@@ -15,37 +46,40 @@ export interface QueueOptions {
   prefix: string;
 }
 
-/** A typed producer for one job kind. */
+/**
+ * A typed producer that adds straight to Redis, for callers with no database
+ * change to commit alongside. Work caused by a committed change goes through
+ * the outbox (`enqueue` in outbox.ts) instead, so a Redis outage cannot lose it.
+ */
 export interface Producer<D extends JobDefinition> {
   queue: Queue;
   /** Validates the payload, stamps the trace context and enqueues under the deterministic job id. */
-  enqueue(payload: z.infer<D['payload']>, options?: Pick<JobsOptions, 'delay' | 'priority'>): Promise<Job>;
+  enqueue(payload: z.input<D['payload']>, options?: Pick<JobsOptions, 'delay' | 'priority'>): Promise<Job>;
   close(): Promise<void>;
 }
 
+/** Creates a {@link Producer} for one job kind on its queue. */
 export function createProducer<D extends JobDefinition>(definition: D, options: QueueOptions): Producer<D> {
   const queue = new Queue(definition.queue, {
     connection: options.connection,
     prefix: options.prefix,
-    defaultJobOptions: {
-      attempts: definition.attempts,
-      backoff: definition.backoff,
-      removeOnComplete: { age: 24 * 3600, count: 5_000 },
-      // Failed jobs stay visible in the dashboard for a week.
-      removeOnFail: { age: 7 * 24 * 3600 },
-    },
+    defaultJobOptions: jobOptionsOf(definition),
   });
   return {
     queue,
     async enqueue(payload, jobOptions = {}) {
       const parsed = definition.payload.parse(payload) as z.infer<D['payload']>;
-      const carrier: Record<string, string> = {};
-      propagation.inject(context.active(), carrier);
-      const envelope: JobEnvelope = { v: definition.version, payload: parsed, trace: carrier };
-      return queue.add(definition.queue, envelope, { ...jobOptions, jobId: definition.jobId(parsed) });
+      const envelope: JobEnvelope = { v: definition.version, payload: parsed, trace: currentTraceCarrier() };
+      return queue.add(definition.name, envelope, { ...jobOptions, jobId: jobIdOf(definition, parsed) });
     },
     close: () => queue.close(),
   };
+}
+
+/** One job kind a queue worker runs, with the function that processes its parsed payload. */
+export interface JobHandler<D extends JobDefinition = JobDefinition> {
+  definition: D;
+  process: (payload: z.infer<D['payload']>, job: Job) => Promise<unknown>;
 }
 
 export interface WorkerOptions {
@@ -54,26 +88,44 @@ export interface WorkerOptions {
   prefix: string;
   logger: Logger;
   concurrency?: number;
+  /**
+   * Where the outbox lives: a job that came from an outbox row marks the row
+   * completed when it succeeds, so the sweeper stops tracking it.
+   */
+  db?: Kysely<DB>;
 }
 
 /**
- * A BullMQ worker for one job kind. A payload that does not match its schema or
- * version fails at once as unrecoverable (retrying cannot fix it); anything
- * else retries with the definition's backoff. Each job runs in a consumer span
- * whose parent is the producer's trace.
+ * A BullMQ worker for one queue, dispatching each job to its kind's handler
+ * by job name. A job of a kind this worker does not know, or whose envelope
+ * version or payload does not match its definition, fails at once as
+ * unrecoverable (retrying cannot fix it); anything else a handler throws
+ * retries with the definition's backoff (a handler throws `UnrecoverableError`
+ * itself for work that can never succeed, such as an entity that is gone).
+ * Each job runs in a consumer span whose parent is the producer's trace.
  */
-export function createJobWorker<D extends JobDefinition>(
-  definition: D,
-  processor: (payload: z.infer<D['payload']>, job: Job) => Promise<unknown>,
-  options: WorkerOptions,
-): Worker {
-  const logger = options.logger.child({ queue: definition.queue });
+export function createQueueWorker(queue: string, handlers: JobHandler[], options: WorkerOptions): Worker {
+  const logger = options.logger.child({ queue });
+  const byName = new Map(handlers.map((handler) => [handler.definition.name, handler]));
+  for (const handler of handlers) {
+    if (handler.definition.queue !== queue) {
+      throw new Error(`job ${handler.definition.name} runs on ${handler.definition.queue}, not ${queue}`);
+    }
+  }
   const worker = new Worker(
-    definition.queue,
+    queue,
     async (job: Job) => {
+      const handler = byName.get(job.name);
+      if (!handler) throw new UnrecoverableError(`job ${job.id} is of kind ${job.name}, unknown on ${queue}`);
+      const { definition } = handler;
       const envelope = JobEnvelope.safeParse(job.data);
-      if (!envelope.success || envelope.data.v !== definition.version) {
+      if (!envelope.success) {
         throw new UnrecoverableError(`job ${job.id} has an envelope this worker cannot read`);
+      }
+      if (envelope.data.v !== definition.version) {
+        throw new UnrecoverableError(
+          `job ${job.id} has envelope version ${envelope.data.v}; this worker reads ${definition.version}`,
+        );
       }
       const payload = definition.payload.safeParse(envelope.data.payload);
       if (!payload.success) {
@@ -81,21 +133,27 @@ export function createJobWorker<D extends JobDefinition>(
       }
       const parent = propagation.extract(ROOT_CONTEXT, envelope.data.trace);
       return tracer.startActiveSpan(
-        `${definition.queue} process`,
+        `${queue} process`,
         {
           kind: SpanKind.CONSUMER,
           attributes: {
             'messaging.system': 'bullmq',
-            'messaging.destination.name': definition.queue,
+            'messaging.destination.name': queue,
             'messaging.message.id': job.id ?? '',
+            'bullmq.job.name': job.name,
             'bullmq.attempt': job.attemptsMade + 1,
           },
         },
         parent,
         async (span) => {
-          const stop = jobDuration.startTimer({ queue: definition.queue });
+          const stop = jobDuration.startTimer({ queue });
           try {
-            const result = await processor(payload.data as z.infer<D['payload']>, job);
+            const result = await handler.process(payload.data, job);
+            if (envelope.data.outboxId && options.db) {
+              // A failure here fails the attempt and the job retries: processors are idempotent,
+              // and an unmarked row would only be re-checked by the sweeper.
+              await markOutboxCompleted(options.db, envelope.data.outboxId);
+            }
             stop({ outcome: 'completed' });
             return result;
           } catch (error) {
@@ -116,4 +174,22 @@ export function createJobWorker<D extends JobDefinition>(
     logger.warn({ err: error, jobId: job?.id, attempts: job?.attemptsMade }, 'job failed'),
   );
   return worker;
+}
+
+/** A BullMQ worker for a queue that runs a single job kind (see {@link createQueueWorker}). */
+export function createJobWorker<D extends JobDefinition>(
+  definition: D,
+  processor: (payload: z.infer<D['payload']>, job: Job) => Promise<unknown>,
+  options: WorkerOptions,
+): Worker {
+  return createQueueWorker(definition.queue, [{ definition, process: processor } as JobHandler], options);
+}
+
+async function markOutboxCompleted(db: Kysely<DB>, outboxId: string): Promise<void> {
+  await db
+    .updateTable('outbox')
+    .set({ completedAt: sql<Date>`now()` })
+    .where('id', '=', BigInt(outboxId))
+    .where('completedAt', 'is', null)
+    .execute();
 }

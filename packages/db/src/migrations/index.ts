@@ -2,6 +2,7 @@ import type { Migration } from 'kysely';
 import * as m0001 from './0001-schools-and-people.js';
 import * as m0002 from './0002-billing.js';
 import * as m0003 from './0003-school-stats-version.js';
+import * as m0004 from './0004-outbox.js';
 
 /**
  * Every migration, in order. Forward-only: a migration that has shipped is
@@ -12,4 +13,5 @@ export const migrations: Record<string, Migration> = {
   '0001-schools-and-people': m0001,
   '0002-billing': m0002,
   '0003-school-stats-version': m0003,
+  '0004-outbox': m0004,
 };
