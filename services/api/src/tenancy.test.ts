@@ -1,8 +1,11 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- response bodies and the OpenAPI document are walked as plain JSON */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { can, type Permission } from './auth/permissions.js';
+import { can, type Permission } from '@bursar/platform';
+import { daysFromToday } from '@bursar/test-support';
 import { createTestApi, type Caller } from './testing/harness.js';
+
+const day = (offset: number) => daysFromToday(offset, 'Asia/Kolkata');
 
 /**
  * Tenancy: staff of school B can neither see nor change anything of school A.
@@ -23,21 +26,17 @@ describe('tenancy: another school is invisible and untouchable', async () => {
       expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
       return res.body;
     };
-    const klass = ok(
-      await api.request(admin, 'POST', '/api/classes', {
-        body: { name: 'Grade 5', grade: '5', section: 'A', academicYear: '2026-27' },
-      }),
-    );
-    const student = ok(
-      await api.request(admin, 'POST', '/api/students', {
-        body: { firstName: 'Meera', lastName: name, admissionNo: 'T-1', classId: klass.id },
-      }),
-    );
-    const guardian = ok(
-      await api.request(admin, 'POST', '/api/guardians', {
-        body: { name: `Parent ${name}`, phone: '+919812345678' },
-      }),
-    );
+    const byAdmin = api.build(admin);
+    const byAccountant = api.build(accountant);
+    const klass = await byAdmin.class({ name: 'Grade 5', grade: '5', section: 'A', academicYear: '2026-27' });
+    const student = await byAdmin.student({
+      firstName: 'Meera',
+      lastName: name,
+      admissionNo: 'T-1',
+      classId: klass.id,
+    });
+    // The same phone in both schools: a number is unique within a school, not across them.
+    const guardian = await byAdmin.guardian({ name: `Parent ${name}`, phone: '+919812345678' });
     ok(
       await api.request(admin, 'PUT', `/api/students/${student.id}/guardians/${guardian.id}`, {
         body: { relation: 'father', isPrimaryPayer: true },
@@ -49,26 +48,17 @@ describe('tenancy: another school is invisible and untouchable', async () => {
           name: 'Annual',
           academicYear: '2026-27',
           heads: [{ name: 'Tuition', amountMinor: 90_000 }],
-          instalments: [{ label: 'Full year', dueDate: '2027-01-15', sharePercent: 100 }],
+          instalments: [{ label: 'Full year', dueDate: day(54), sharePercent: 100 }],
         },
       }),
     );
-    const invoice = ok(
-      await api.request(accountant, 'POST', '/api/invoices', {
-        body: {
-          studentId: student.id,
-          issueDate: '2026-11-01',
-          dueDate: '2026-12-01',
-          lines: [{ description: 'Tuition', quantity: 1, unitAmountMinor: 40_000 }],
-        },
-      }),
-    );
-    const receipt = ok(
-      await api.request(accountant, 'POST', `/api/invoices/${invoice.id}/payments`, {
-        body: { amountMinor: 15_000, method: 'cash' },
-        headers: { 'idempotency-key': randomUUID() },
-      }),
-    );
+    const invoice = await byAccountant.invoice({
+      studentId: student.id,
+      issueDate: day(-21),
+      dueDate: day(9),
+      amountMinor: 40_000,
+    });
+    const receipt = await byAccountant.payment(invoice.id, 15_000, { method: 'cash' });
     return {
       schoolId,
       admin,
@@ -154,7 +144,7 @@ describe('tenancy: another school is invisible and untouchable', async () => {
     'GET /api/invoices/{id}': { path: (s) => `/api/invoices/${s.invoiceId}` },
     'PATCH /api/invoices/{id}': {
       path: (s) => `/api/invoices/${s.invoiceId}`,
-      body: () => ({ dueDate: '2030-01-01' }),
+      body: () => ({ dueDate: day(400) }),
     },
     'DELETE /api/invoices/{id}': { path: (s) => `/api/invoices/${s.invoiceId}` },
     'POST /api/invoices/{id}/void': {
@@ -221,8 +211,8 @@ describe('tenancy: another school is invisible and untouchable', async () => {
       '/api/invoices/{i}',
       '/api/invoices/{i}/payments',
       '/api/payments/{p}',
-      '/api/students/{st}/statement?asOf=2027-06-01',
-      '/api/schools/{s}/statement?asOf=2027-06-01',
+      `/api/students/{st}/statement?asOf=${day(191)}`,
+      `/api/schools/{s}/statement?asOf=${day(191)}`,
       '/api/invoices?limit=200',
       '/api/audit?limit=200',
     ];
@@ -324,7 +314,7 @@ describe('tenancy: another school is invisible and untouchable', async () => {
   it("answers 404 to an invoice for A's student, from B's staff and from a platform admin naming B", async () => {
     const body = {
       studentId: a.studentId,
-      dueDate: '2027-01-01',
+      dueDate: day(40),
       lines: [{ description: 'Fee', quantity: 1, unitAmountMinor: 100 }],
     };
     for (const caller of [b.admin, b.accountant]) {
@@ -417,7 +407,7 @@ describe('tenancy: another school is invisible and untouchable', async () => {
           name: `P ${randomUUID()}`,
           academicYear: '2026-27',
           heads: [{ name: 'Tuition', amountMinor: 100 }],
-          instalments: [{ label: 'All', dueDate: '2027-01-01', sharePercent: 100 }],
+          instalments: [{ label: 'All', dueDate: day(40), sharePercent: 100 }],
         },
       ],
       [
@@ -425,7 +415,7 @@ describe('tenancy: another school is invisible and untouchable', async () => {
         '/api/invoices',
         {
           studentId: b.studentId,
-          dueDate: '2027-01-01',
+          dueDate: day(40),
           lines: [{ description: 'Fee', quantity: 1, unitAmountMinor: 100 }],
         },
       ],
@@ -456,14 +446,14 @@ describe('tenancy: another school is invisible and untouchable', async () => {
           name: `P ${randomUUID()}`,
           academicYear: '2026-27',
           heads: [{ name: 'Tuition', amountMinor: 100 }],
-          instalments: [{ label: 'All', dueDate: '2027-01-01', sharePercent: 100 }],
+          instalments: [{ label: 'All', dueDate: day(40), sharePercent: 100 }],
         },
       ],
       [
         '/api/invoices',
         {
           studentId: b.studentId,
-          dueDate: '2027-01-01',
+          dueDate: day(40),
           lines: [{ description: 'Fee', quantity: 1, unitAmountMinor: 100 }],
         },
       ],
