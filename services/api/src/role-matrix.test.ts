@@ -1,12 +1,78 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- response bodies and the OpenAPI document are walked as plain JSON */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { MAX_AMOUNT_MINOR, type Role } from '@bursar/contracts';
-import { can, PERMISSIONS, type Permission } from './auth/permissions.js';
+import { PERMISSIONS, type Permission } from '@bursar/platform';
+import { daysFromToday, uniquePhone, uniqueTag } from '@bursar/test-support';
 import { createTestApi, type ApiResponse, type Caller } from './testing/harness.js';
 
 const ROLES: Role[] = ['platform_admin', 'school_admin', 'accountant', 'teacher', 'guardian'];
 const PROBLEM = /^application\/problem\+json/;
+const day = (offset: number) => daysFromToday(offset, 'Asia/Kolkata');
+
+/**
+ * What each row of README's "Roles and permissions" table means, in permission
+ * names. Written out here, apart from the code under test, so the expected
+ * answers below come from the documented table and not from `PERMISSIONS`:
+ * a role added to the code but not to the README (or the reverse) fails.
+ */
+const README_ROWS: Record<string, Permission[]> = {
+  'schools: create, delete': ['schools:create', 'schools:delete'],
+  'schools: read': ['schools:read'],
+  'schools: update': ['schools:update'],
+  'staff users: read, write': ['users:read', 'users:write'],
+  'classes, students: read': ['classes:read', 'students:read'],
+  'classes, students: write': ['classes:write', 'students:write'],
+  'guardians: read': ['guardians:read'],
+  'guardians: write': ['guardians:write'],
+  'fee plans, invoices: read, write; issue plans': [
+    'fee_plans:read',
+    'fee_plans:write',
+    'invoices:read',
+    'invoices:write',
+  ],
+  'payments, refunds: write': ['payments:write', 'refunds:write'],
+  'statements, audit: read': ['statements:read', 'audit:read'],
+};
+
+/** README's table as permission → roles: a cell with anything in it (✓, own, own school) grants the row. */
+function readmeMatrix(): Map<string, Set<Role>> {
+  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+  const section = readme.split(/^## Roles and permissions$/m)[1]?.split(/^## /m)[0] ?? '';
+  const rows = section
+    .split('\n')
+    .filter((line) => line.trim().startsWith('|'))
+    .map((line) =>
+      line
+        .trim()
+        .replace(/^\||\|$/g, '')
+        .split('|')
+        .map((cell) => cell.trim()),
+    );
+  const [header, , ...body] = rows;
+  if (!header || header[0] !== 'permission') throw new Error('README has no "Roles and permissions" table');
+  const columns = header.slice(1) as Role[];
+  if ([...columns].sort().join() !== [...ROLES].sort().join())
+    throw new Error(`README's table has columns ${columns.join(', ')}, not the roles ${ROLES.join(', ')}`);
+  const matrix = new Map<string, Set<Role>>();
+  for (const [label, ...cells] of body) {
+    const permissions = README_ROWS[label!];
+    if (!permissions) throw new Error(`README row "${label}" has no entry in README_ROWS`);
+    const roles = new Set(columns.filter((_, i) => cells[i] !== ''));
+    for (const permission of permissions) matrix.set(permission, roles);
+  }
+  return matrix;
+}
+
+const EXPECTED = readmeMatrix();
+
+/** The answer the README promises: may `role` use a route guarded by `permission`? */
+function allowed(role: Role, permission: string): boolean {
+  const roles = EXPECTED.get(permission);
+  if (!roles) throw new Error(`README's table does not mention ${permission}`);
+  return roles.has(role);
+}
 
 /**
  * The permission matrix, enforced: every role against every write route of
@@ -39,38 +105,18 @@ describe('role matrix', async () => {
   );
 
   // ── Builders: fresh rows for each request, so one request's success cannot change another's answer ──
-  const unique = () => randomUUID().slice(0, 8);
-  let phone = 1_000_000 + Math.floor(Math.random() * 8_000_000);
+  const unique = uniqueTag;
+  const bySetupAdmin = api.build(setupAdmin);
+  const bySetupAccountant = api.build(setupAccountant);
   const created = async (res: Promise<ApiResponse>) => {
     const { status, body } = await res;
     if (status >= 300) throw new Error(`set-up request failed: ${status} ${JSON.stringify(body)}`);
     return body;
   };
   const make = {
-    klass: async () =>
-      (
-        await created(
-          api.request(setupAdmin, 'POST', '/api/classes', {
-            body: { name: `C-${unique()}`, grade: '1', academicYear: '2026-27' },
-          }),
-        )
-      ).id as string,
-    student: async () =>
-      (
-        await created(
-          api.request(setupAdmin, 'POST', '/api/students', {
-            body: { firstName: 'Ira', lastName: 'Das', admissionNo: `S-${unique()}` },
-          }),
-        )
-      ).id as string,
-    guardian: async () =>
-      (
-        await created(
-          api.request(setupAdmin, 'POST', '/api/guardians', {
-            body: { name: 'Parent', phone: `+91981${(phone += 1)}` },
-          }),
-        )
-      ).id as string,
+    klass: async () => (await bySetupAdmin.class()).id as string,
+    student: async () => (await bySetupAdmin.student()).id as string,
+    guardian: async () => (await bySetupAdmin.guardian()).id as string,
     user: async () =>
       (
         await created(
@@ -93,35 +139,18 @@ describe('role matrix', async () => {
               academicYear: '2026-27',
               heads: [{ name: 'Tuition', amountMinor: 10_000 }],
               instalments: [
-                { label: 'One', dueDate: '2027-01-10', sharePercent: 50 },
-                { label: 'Two', dueDate: '2027-04-10', sharePercent: 50 },
+                { label: 'One', dueDate: day(49), sharePercent: 50 },
+                { label: 'Two', dueDate: day(139), sharePercent: 50 },
               ],
             },
           }),
         )
       ).id as string,
     invoice: async (studentId?: string) =>
-      (
-        await created(
-          api.request(setupAccountant, 'POST', '/api/invoices', {
-            body: {
-              studentId: studentId ?? (await make.student()),
-              dueDate: '2027-01-10',
-              lines: [{ description: 'Tuition', quantity: 1, unitAmountMinor: 10_000 }],
-            },
-          }),
-        )
-      ).id as string,
-    payment: async () => {
-      const invoiceId = await make.invoice();
-      const receipt = await created(
-        api.request(setupAccountant, 'POST', `/api/invoices/${invoiceId}/payments`, {
-          body: { amountMinor: 4_000, method: 'cash' },
-          headers: { 'idempotency-key': randomUUID() },
-        }),
-      );
-      return receipt.payment.id as string;
-    },
+      (await bySetupAccountant.invoice({ studentId: studentId ?? (await make.student()), dueDate: day(49) }))
+        .id as string,
+    payment: async () =>
+      (await bySetupAccountant.payment(await make.invoice(), 4_000, { method: 'cash' })).payment.id as string,
     link: async () => {
       const [studentId, guardianId] = await Promise.all([make.student(), make.guardian()]);
       await created(
@@ -224,7 +253,7 @@ describe('role matrix', async () => {
       permission: 'guardians:write',
       prepare: async (caller) => ({
         path: '/api/guardians',
-        body: forCaller(caller, { name: 'New parent', phone: `+91981${(phone += 1)}` }),
+        body: forCaller(caller, { name: 'New parent', phone: uniquePhone() }),
       }),
     },
     'PATCH /api/guardians/{id}': {
@@ -257,7 +286,7 @@ describe('role matrix', async () => {
           name: `Plan ${unique()}`,
           academicYear: '2026-27',
           heads: [{ name: 'Tuition', amountMinor: 1_000 }],
-          instalments: [{ label: 'All', dueDate: '2027-01-10', sharePercent: 100 }],
+          instalments: [{ label: 'All', dueDate: day(49), sharePercent: 100 }],
         }),
       }),
     },
@@ -274,7 +303,7 @@ describe('role matrix', async () => {
         path: '/api/invoices',
         body: forCaller(caller, {
           studentId: await make.student(),
-          dueDate: '2027-02-01',
+          dueDate: day(71),
           lines: [{ description: 'Books', quantity: 2, unitAmountMinor: 1_500 }],
         }),
       }),
@@ -283,7 +312,7 @@ describe('role matrix', async () => {
       permission: 'invoices:write',
       prepare: async () => ({
         path: `/api/invoices/${await make.invoice()}`,
-        body: { notes: 'Due after the holidays', dueDate: '2027-01-20' },
+        body: { notes: 'Due after the holidays', dueDate: day(59) },
       }),
     },
     'DELETE /api/invoices/{id}': {
@@ -328,6 +357,12 @@ describe('role matrix', async () => {
   const successStatus = (key: string) =>
     Number(Object.keys(operation(key).responses).find((code) => code.startsWith('2')));
 
+  it("grants in the code (PERMISSIONS) exactly what README's table documents, role by role", () => {
+    const sorted = (entries: [string, Iterable<Role>][]) =>
+      Object.fromEntries(entries.map(([permission, roles]) => [permission, [...roles].sort()]));
+    expect(sorted(Object.entries(PERMISSIONS))).toEqual(sorted([...EXPECTED]));
+  });
+
   it('has a row for every write route in the document, guarded by the permission the row names', () => {
     expect(writeKeys.sort()).toEqual(Object.keys(WRITE_ROUTES).sort());
     for (const [key, route] of Object.entries(WRITE_ROUTES)) {
@@ -337,7 +372,7 @@ describe('role matrix', async () => {
   });
 
   it(
-    'lets exactly the roles PERMISSIONS names make each write: others 403, anonymous 401',
+    'lets exactly the roles README names make each write: others 403, anonymous 401',
     { timeout: 90_000 },
     async () => {
       const failures: string[] = [];
@@ -347,7 +382,7 @@ describe('role matrix', async () => {
           const caller = callers[role];
           const res = await send(caller, key, await route.prepare(caller));
           const problem = PROBLEM.test(res.headers.get('content-type') ?? '');
-          if (can(role, route.permission)) {
+          if (allowed(role, route.permission)) {
             if (res.status !== successStatus(key))
               failures.push(`${role} ${key}: ${res.status} ${JSON.stringify(res.body)}`);
           } else if (res.status !== 403 || !problem || res.body.code !== 'forbidden') {
@@ -377,7 +412,7 @@ describe('role matrix', async () => {
     },
   );
 
-  it('lets exactly the roles PERMISSIONS names read each route: others 403, anonymous 401', async () => {
+  it('lets exactly the roles README names read each route: others 403, anonymous 401', async () => {
     const [classId, studentId, guardianId, feePlanId, userId, paymentId] = await Promise.all([
       make.klass(),
       make.student(),
@@ -406,7 +441,7 @@ describe('role matrix', async () => {
       expect(path, key).not.toContain('{');
       for (const role of ROLES) {
         const res = await api.request(callers[role], 'GET', path);
-        const expected = can(role, permission) ? 200 : 403;
+        const expected = allowed(role, permission) ? 200 : 403;
         if (res.status !== expected) failures.push(`${role} ${key}: ${res.status}, expected ${expected}`);
         if (expected === 403 && res.body.code !== 'forbidden')
           failures.push(`${role} ${key}: not a forbidden problem`);
@@ -527,7 +562,7 @@ describe('role matrix', async () => {
       name: () => `${String(copy.name)} ${unique()}`,
       admissionNo: () => `F-${unique()}`,
       email: () => `f-${unique()}@matrix.test`,
-      phone: () => `+91981${(phone += 1)}`,
+      phone: uniquePhone,
     };
     for (const [key, value] of Object.entries(fresh)) {
       if (key in copy && key !== mutated && typeof copy[key] === 'string') copy[key] = value();
@@ -541,7 +576,7 @@ describe('role matrix', async () => {
     for (const key of bodyRoutes) {
       const route = WRITE_ROUTES[key]!;
       for (const caller of [api.admin, callers.school_admin]) {
-        if (!can(caller.role, route.permission)) continue;
+        if (!allowed(caller.role, route.permission)) continue;
         const prepared = await route.prepare(caller);
         const cases = [
           ...mutations(prepared.body ?? {}),
@@ -579,12 +614,12 @@ describe('role matrix', async () => {
     const cases: [Caller, string, string, unknown, number][] = [
       // One line of 10,000 × 10^13 is 10^17 minor units, past 2^53; 100 of them overflow a PostgreSQL bigint.
       // An invoice total is one amount, held to MAX_AMOUNT_MINOR like any other.
-      [setupAccountant, 'POST', '/api/invoices', { studentId, dueDate: '2027-01-01', lines: [maxLine] }, 422],
+      [setupAccountant, 'POST', '/api/invoices', { studentId, dueDate: day(40), lines: [maxLine] }, 422],
       [
         setupAccountant,
         'POST',
         '/api/invoices',
-        { studentId, dueDate: '2027-01-01', lines: Array.from({ length: 100 }, () => maxLine) },
+        { studentId, dueDate: day(40), lines: Array.from({ length: 100 }, () => maxLine) },
         422,
       ],
       [
@@ -600,7 +635,7 @@ describe('role matrix', async () => {
         '/api/invoices',
         {
           studentId,
-          dueDate: '2027-01-01',
+          dueDate: day(40),
           lines: [{ description: 'Exactly the limit', quantity: 1, unitAmountMinor: MAX_AMOUNT_MINOR }],
         },
         201,
@@ -613,7 +648,7 @@ describe('role matrix', async () => {
           name: `Huge ${unique()}`,
           academicYear: '2026-27',
           heads: Array.from({ length: 50 }, (_, i) => ({ name: `Head ${i}`, amountMinor: MAX_AMOUNT_MINOR })),
-          instalments: [{ label: 'All', dueDate: '2027-01-10', sharePercent: 100 }],
+          instalments: [{ label: 'All', dueDate: day(49), sharePercent: 100 }],
         },
         201,
       ],
