@@ -79,6 +79,37 @@ describe('auth', async () => {
     ).toBe(401);
   });
 
+  it('logs out the whole family from any of its tokens: the newer one is refused too, in either order', async () => {
+    const refresh = (refreshToken: string) =>
+      api.request<TokenResponse>(null, 'POST', '/api/auth/refresh', { body: { refreshToken } });
+    const logout = (refreshToken: string) =>
+      api.request(null, 'POST', '/api/auth/logout', { body: { refreshToken } });
+    const rotated = async () => {
+      const a = (await api.login(ADMIN_EMAIL, ADMIN_PASSWORD)).refreshToken;
+      const b = await refresh(a);
+      expect(b.status).toBe(200);
+      return { a, b: b.body.refreshToken };
+    };
+
+    // Log out with the spent token A: its successor B, never presented since, dies with it.
+    const spentFirst = await rotated();
+    expect((await logout(spentFirst.a)).status).toBe(204);
+    expect((await refresh(spentFirst.b)).status).toBe(401);
+    expect((await refresh(spentFirst.a)).status).toBe(401);
+
+    // Log out with the live token B: A stays refused and B is refused.
+    const liveFirst = await rotated();
+    expect((await logout(liveFirst.b)).status).toBe(204);
+    expect((await refresh(liveFirst.b)).status).toBe(401);
+    expect((await refresh(liveFirst.a)).status).toBe(401);
+
+    // Another login is another family: logging one out leaves it alone.
+    const other = await api.login(ADMIN_EMAIL, ADMIN_PASSWORD);
+    const stillLive = await rotated();
+    expect((await logout(stillLive.a)).status).toBe(204);
+    expect((await refresh(other.refreshToken)).status).toBe(200);
+  });
+
   it('validates login bodies with 422 and refuses unknown fields', async () => {
     const response = await api.request(null, 'POST', '/api/auth/login', {
       body: { email: 'not-an-email', password: 'x', role: 'platform_admin' },
