@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { Id } from './common.js';
 
-/** Who a user is to Bursar; the permission matrix lives in `services/api/src/auth/permissions.ts`. */
+/** Who a user is to Bursar; the permission matrix lives in `packages/platform/src/permissions.ts`. */
 export const Role = z.enum(['platform_admin', 'school_admin', 'accountant', 'teacher', 'guardian']);
 export type Role = z.infer<typeof Role>;
 

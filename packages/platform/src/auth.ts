@@ -1,5 +1,4 @@
-import { AppError } from '@bursar/contracts';
-import type { RequestHandler } from 'express';
+import type { Request } from 'express';
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
@@ -7,92 +6,116 @@ import {
   type JSONWebKeySet,
   type JWTVerifyGetKey,
 } from 'jose';
-import { AccessClaims, JWT_AUDIENCE, JWT_ISSUER, type Role } from '@bursar/contracts';
-import { describeRoute } from './route.js';
+import { AccessClaims, AppError, JWT_AUDIENCE, JWT_ISSUER, Role } from '@bursar/contracts';
+import type { UserStates } from './user-state.js';
 
-/** The caller, as proven by a verified access token. */
-export interface AuthContext {
+/**
+ * The caller of a request: who the access token proves them to be, with the
+ * role and school their account has now (not when the token was issued).
+ */
+export interface Caller {
   userId: string;
   role: Role;
   /** `null` only for platform admins, who act across schools. */
   schoolId: string | null;
 }
 
-declare module 'http' {
-  interface IncomingMessage {
-    /** Set by `authenticate`; absent on public routes. */
-    auth?: AuthContext;
-  }
-}
-
 /** Keys to verify access tokens with: the api's own JWKS in-process, or a remote JWKS URL for other services. */
 export function jwksKeySource(source: { jwks: JSONWebKeySet } | { url: string }): JWTVerifyGetKey {
+  // jose refetches the remote set when a token names an unknown `kid` (key rotation),
+  // at most once per cooldown, and otherwise keeps it for cacheMaxAge.
   return 'url' in source
     ? createRemoteJWKSet(new URL(source.url), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 })
     : createLocalJWKSet(source.jwks);
 }
 
+/** What a verified token says: only the user id matters for access; role and school are re-read. */
+interface VerifiedToken {
+  userId: string;
+  expiresAt: number;
+}
+
 /**
  * Tokens already verified, until they expire. A signature check costs more
- * than the rest of a typical request; a token's claims cannot change, and
- * access tokens are not revocable before expiry anyway (15 minutes).
+ * than the rest of a typical request, and a token's claims cannot change.
+ * Whether the user may still act is checked on every request (`UserStates`).
  */
-const verified = new Map<string, { auth: AuthContext; expiresAt: number }>();
+const verified = new Map<string, VerifiedToken>();
 const VERIFIED_CACHE_SIZE = 10_000;
 
-function remember(token: string, auth: AuthContext, expiresAt: number): void {
+function remember(token: string, entry: VerifiedToken): void {
   if (verified.size >= VERIFIED_CACHE_SIZE) {
     // Drop the oldest entry (Map keeps insertion order).
     verified.delete(verified.keys().next().value!);
   }
-  verified.set(token, { auth, expiresAt });
+  verified.set(token, entry);
 }
 
-/** Verifies a bearer token's signature, issuer, audience, expiry and claims. */
-export async function verifyAccessToken(token: string, keys: JWTVerifyGetKey): Promise<AuthContext> {
+const invalidToken = () =>
+  new AppError('unauthenticated', 'The access token is missing, expired or invalid', {
+    headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' },
+  });
+
+/**
+ * Verifies a bearer token's signature, issuer, audience and claims; `exp`,
+ * `iat` and `sub` must be present (a token without an expiry never ends).
+ */
+export async function verifyAccessToken(token: string, keys: JWTVerifyGetKey): Promise<VerifiedToken> {
   const cached = verified.get(token);
-  if (cached && cached.expiresAt > Date.now()) return cached.auth;
+  if (cached && cached.expiresAt > Date.now()) return cached;
   try {
     const { payload } = await jwtVerify(token, keys, {
       issuer: JWT_ISSUER,
       audience: JWT_AUDIENCE,
       algorithms: ['EdDSA'],
+      requiredClaims: ['exp', 'iat', 'sub'],
     });
     const claims = AccessClaims.parse(payload);
-    const auth = { userId: claims.sub, role: claims.role, schoolId: claims.schoolId };
-    remember(token, auth, (payload.exp ?? 0) * 1000);
-    return auth;
+    const entry = { userId: claims.sub, expiresAt: payload.exp! * 1000 };
+    remember(token, entry);
+    return entry;
   } catch {
-    throw new AppError('unauthenticated', 'The access token is missing, expired or invalid', {
-      headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' },
-    });
+    throw invalidToken();
   }
 }
 
-/** Requires `Authorization: Bearer <access token>` and sets `req.auth`. */
-export function authenticate(keys: JWTVerifyGetKey): RequestHandler {
-  const handler: RequestHandler = async (req, _res, next) => {
-    const header = req.get('authorization') ?? '';
-    const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(header);
-    if (!match) {
-      return next(
-        new AppError('unauthenticated', 'Send an access token as `Authorization: Bearer <token>`', {
-          headers: { 'WWW-Authenticate': 'Bearer' },
-        }),
-      );
-    }
-    try {
-      req.auth = await verifyAccessToken(match[1]!, keys);
-      next();
-    } catch (error) {
-      next(error);
-    }
-  };
-  return describeRoute(handler, { bearerAuth: true, errors: ['unauthenticated'] });
+// RFC 9110: the scheme is case-insensitive; RFC 6750 token68 characters.
+const BEARER = /^bearer +([A-Za-z0-9._~+/-]+=*) *$/i;
+
+/** Authenticates requests for one service: verifies the token, then checks the account as it is now. */
+export interface Authenticator {
+  /** The caller of `req` (401 problem when there is no valid token or the account is not active). */
+  authenticate(req: Request): Promise<Caller>;
 }
 
-/** The verified caller; throws 401 if a route forgot `authenticate`. */
-export function callerOf(req: { auth?: AuthContext }): AuthContext {
-  if (!req.auth) throw new AppError('unauthenticated', 'Authentication required');
-  return req.auth;
+/**
+ * An authenticator from the keys that sign tokens (the api's own JWKS, or the
+ * api's JWKS URL in other services) and the users' current state. A disabled
+ * user's next request is 401; a demoted one acts with the new role at once.
+ */
+export function createAuthenticator(options: { keys: JWTVerifyGetKey; users: UserStates }): Authenticator {
+  return {
+    async authenticate(req) {
+      const header = req.headers.authorization;
+      const match = header ? BEARER.exec(header) : null;
+      if (!match) {
+        throw new AppError('unauthenticated', 'Send an access token as `Authorization: Bearer <token>`', {
+          headers: { 'WWW-Authenticate': 'Bearer' },
+        });
+      }
+      const { userId } = await verifyAccessToken(match[1]!, options.keys);
+      const user = await options.users.get(userId);
+      if (!user || user.status !== 'active') {
+        throw new AppError('unauthenticated', 'This account is disabled or no longer exists', {
+          headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' },
+        });
+      }
+      return { userId, role: user.role, schoolId: user.schoolId };
+    },
+  };
+}
+
+/** True when `role` is one Bursar knows (a row edited by hand could hold anything). */
+export function isRole(role: string): role is Role {
+  return Role.safeParse(role).success;
 }

@@ -15,7 +15,7 @@ function app(readiness = {}) {
     service: 'test',
     basePath: '/test',
     logger,
-    bodyLimitBytes: 1_048_576,
+    config: { BODY_LIMIT_BYTES: 1_048_576, TRUST_PROXY: 'loopback' },
     readiness,
     routes: (app) => {
       app.post(

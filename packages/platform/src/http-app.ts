@@ -1,8 +1,10 @@
-import { randomUUID } from 'node:crypto';
-import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
+import { randomUUID, timingSafeEqual, createHash } from 'node:crypto';
+import express, { type ErrorRequestHandler, type Express, type Request, type RequestHandler } from 'express';
 import { pinoHttp } from 'pino-http';
 import { AppError, HealthResponse, PROBLEM_CONTENT_TYPE, ReadinessResponse } from '@bursar/contracts';
 import { statusOf, toProblem } from './errors.js';
+import type { Authenticator } from './auth.js';
+import type { BaseConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { metricsHandler, observeHttp } from './metrics.js';
 import { runChecks, type ReadinessChecks } from './readiness.js';
@@ -16,11 +18,14 @@ export interface HttpAppOptions {
   /** The path prefix Caddy routes to this service (`/api`); health answers there and at the root. */
   basePath: string;
   readiness: ReadinessChecks;
-  bodyLimitBytes: number;
+  /** The process's config: body limit, which proxy to trust, the metrics token. */
+  config: Pick<BaseConfig, 'BODY_LIMIT_BYTES' | 'TRUST_PROXY' | 'METRICS_TOKEN'>;
   /** Mounts the service's routes; runs after the common middleware, before the 404 and error handlers. */
   routes: (app: Express) => void;
   /** Routes that need the raw body (webhooks) are mounted before the JSON parser. */
   rawRoutes?: (app: Express) => void;
+  /** Verifies callers of guarded routes (`route({ permission })`); services without them pass none. */
+  authenticator?: Authenticator;
 }
 
 declare module 'http' {
@@ -50,7 +55,10 @@ export function createHttpApp(options: HttpAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.set('trust proxy', 'loopback, uniquelocal');
+  // Only the proxy actually in front may say who the client is: a direct caller
+  // that sends X-Forwarded-For must not choose the address the login limiter counts.
+  app.set('trust proxy', options.config.TRUST_PROXY);
+  if (options.authenticator) app.locals.authenticator = options.authenticator;
   app.set('query parser', 'extended');
 
   const requestId: RequestHandler = (req, res, next) => {
@@ -98,13 +106,29 @@ export function createHttpApp(options: HttpAppOptions): Express {
     app.get(`${prefix}/healthz`, health);
     app.get(`${prefix}/readyz`, ready);
   }
-  app.get('/metrics', metricsHandler);
+  app.get('/metrics', metricsGuard(options.config.METRICS_TOKEN), metricsHandler);
 
   options.rawRoutes?.(app);
-  app.use(express.json({ limit: options.bodyLimitBytes, strict: true, type: ['application/json', '+json'] }));
+  // Not strict: a body that is a bare JSON value ("AAA") is valid JSON, and the
+  // route answers 422 "must be an object" instead of 400 "not valid JSON".
+  app.use(
+    express.json({
+      limit: options.config.BODY_LIMIT_BYTES,
+      strict: false,
+      type: ['application/json', '+json'],
+    }),
+  );
   options.routes(app);
 
   app.use((req, res) => {
+    const allowed = allowedMethods(app, req.path);
+    if (allowed.length) {
+      res.setHeader('Allow', allowed.join(', '));
+      return sendProblem(
+        res,
+        new AppError('method_not_allowed', `${req.method} is not allowed here; use ${allowed.join(', ')}`),
+      );
+    }
     sendProblem(res, new AppError('not_found', `No route for ${req.method} ${req.path}`));
   });
   app.use(errorHandler(logger));
@@ -114,6 +138,70 @@ export function createHttpApp(options: HttpAppOptions): Express {
 interface BodyParserError {
   type?: string;
   status?: number;
+  expose?: boolean;
+}
+
+interface RouterLayer {
+  match(path: string): boolean;
+  route?: { methods: Record<string, boolean> };
+  handle?: { stack?: RouterLayer[] };
+}
+
+/**
+ * The methods some route answers at `path`, for a 405 with `Allow` instead of
+ * a 404 when only the method is wrong. Runs only for requests nothing
+ * handled, so the walk over the router never costs a routed request.
+ */
+function allowedMethods(app: Express, path: string): string[] {
+  const methods = new Set<string>();
+  const walk = (stack: RouterLayer[] | undefined, depth: number) => {
+    for (const layer of stack ?? []) {
+      if (depth > 8 || !layer.match(path)) continue;
+      if (layer.route) {
+        for (const [method, on] of Object.entries(layer.route.methods)) {
+          if (on && method !== '_all') methods.add(method.toUpperCase());
+        }
+      } else if (layer.handle?.stack) walk(layer.handle.stack, depth + 1);
+    }
+  };
+  walk((app as unknown as { router?: { stack?: RouterLayer[] } }).router?.stack, 0);
+  if (methods.has('GET')) methods.add('HEAD');
+  return [...methods].sort();
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+/** True when the request came through a proxy (Caddy always adds these). */
+function viaProxy(req: Request): boolean {
+  return (
+    req.headers['x-forwarded-for'] !== undefined ||
+    req.headers.forwarded !== undefined ||
+    req.headers['x-forwarded-host'] !== undefined
+  );
+}
+
+/**
+ * `/metrics` is for the private network. With a token it needs
+ * `Authorization: Bearer <token>` (compared in constant time); without one it
+ * answers only callers that did not come through a proxy, so it is never
+ * public through Caddy. Anyone else gets the 404 every unknown path gets.
+ */
+export function metricsGuard(token: string | undefined): RequestHandler {
+  const expected = token ? digest(`Bearer ${token}`) : undefined;
+  return (req, res, next) => {
+    const allowed = expected
+      ? timingSafeEqual(digest(req.headers.authorization ?? ''), expected)
+      : !viaProxy(req);
+    if (allowed) return next();
+    sendProblem(res, new AppError('not_found', `No route for ${req.method} ${req.path}`));
+  };
+}
+
+function isClientParserError(error: unknown): boolean {
+  const { status, expose } = (error ?? {}) as BodyParserError;
+  return expose === true && typeof status === 'number' && status >= 400 && status < 500;
 }
 
 /** Turns anything thrown into problem+json; only unexpected errors are 500, and their details stay in the log. */
@@ -131,6 +219,18 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       appError = new AppError('unsupported_media_type', 'The request body encoding is not supported');
     else if (parserType === 'request.aborted')
       appError = new AppError('malformed_json', 'The request was aborted');
+    // A body that cannot be decoded (Content-Encoding: gzip over bytes that are not gzip): the
+    // parser's 4xx carries no type, and it is the client's fault, never a 500.
+    else if (isClientParserError(error))
+      appError =
+        (error as BodyParserError).status === 413
+          ? new AppError('payload_too_large', 'The request body is larger than this endpoint accepts')
+          : (error as BodyParserError).status === 415
+            ? new AppError('unsupported_media_type', 'The request body encoding is not supported')
+            : new AppError(
+                'malformed_json',
+                'The request body could not be read as sent (check Content-Encoding)',
+              );
     // The router cannot percent-decode a path parameter (`/api/invoices/%E0%A4%A`): a malformed id, so 422.
     else if (error instanceof URIError)
       appError = new AppError('validation_failed', 'The request path is not valid percent-encoding', {

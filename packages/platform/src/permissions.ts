@@ -1,12 +1,10 @@
-import { AppError } from '@bursar/contracts';
 import type { Role } from '@bursar/contracts';
-import { callerOf, describeRoute } from '@bursar/platform';
-import type { RequestHandler } from 'express';
 
 /**
- * The permission matrix: the one place that says which role may do what.
- * README.md ("Roles and permissions") renders the same table. Everything is
- * also scoped to the caller's school; only platform admins cross schools.
+ * The permission matrix: the one place that says which role may do what, for
+ * every service. README.md ("Roles and permissions") renders the same table,
+ * and the role-matrix test holds the two to each other. Everything is also
+ * scoped to the caller's school; only platform admins cross schools.
  */
 export const PERMISSIONS = {
   'schools:create': ['platform_admin'],
@@ -31,22 +29,10 @@ export const PERMISSIONS = {
   'audit:read': ['platform_admin', 'school_admin', 'accountant'],
 } as const satisfies Record<string, readonly Role[]>;
 
+/** A permission a route can require (`route({ permission: 'payments:write', ... })`). */
 export type Permission = keyof typeof PERMISSIONS;
 
+/** Whether `role` holds `permission`. */
 export function can(role: Role, permission: Permission): boolean {
   return (PERMISSIONS[permission] as readonly Role[]).includes(role);
-}
-
-/** Route guard: 403 unless the caller's role holds the permission (the OpenAPI document shows it as `x-permission`). */
-export function requirePermission(permission: Permission): RequestHandler {
-  const guard: RequestHandler = (req, _res, next) => {
-    const caller = callerOf(req);
-    if (!can(caller.role, permission)) {
-      return next(
-        new AppError('forbidden', `The ${caller.role} role may not ${permission.replace(':', ' ')}`),
-      );
-    }
-    next();
-  };
-  return describeRoute(guard, { permission, errors: ['unauthenticated', 'forbidden'] });
 }

@@ -1,7 +1,9 @@
-import { AppError } from '@bursar/contracts';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
-import type { ErrorCode, ProblemFieldError } from '@bursar/contracts';
+import { AppError, type ErrorCode, type ProblemFieldError } from '@bursar/contracts';
+import type { Actor } from './audit.js';
+import type { Authenticator, Caller } from './auth.js';
+import { can, type Permission } from './permissions.js';
 
 type Schema = z.ZodType | undefined;
 type Out<S extends Schema> = S extends z.ZodType ? z.infer<S> : undefined;
@@ -52,13 +54,23 @@ export function routeDocsOf(handler: unknown): RouteDocs | undefined {
   return (handler as { [ROUTE_DOCS]?: RouteDocs })[ROUTE_DOCS];
 }
 
+/** What a route requires of its caller: a permission, or only a valid token (`'authenticated'`). */
+export type Access = Permission | 'authenticated' | undefined;
+
 export interface RouteSchemas<
   P extends Schema,
   Q extends Schema,
   B extends Schema,
   H extends Schema,
   R extends Schema = undefined,
+  A extends Access = undefined,
 > extends Pick<RouteDocs, 'summary' | 'description' | 'tags' | 'errors'> {
+  /**
+   * The permission the caller's role must hold (403 otherwise), or
+   * `'authenticated'` for any logged-in user; absent on public routes. The
+   * handler then receives the typed `caller` and audit `actor`.
+   */
+  permission?: A;
   params?: P;
   query?: Q;
   body?: B;
@@ -76,6 +88,41 @@ export interface RouteInput<P extends Schema, Q extends Schema, B extends Schema
   headers: Out<H>;
   req: Request;
   res: Response;
+}
+
+/** What a guarded route's handler also receives: who is calling, and how the audit trail names them. */
+export interface AuthenticatedInput {
+  caller: Caller;
+  actor: Actor;
+}
+
+type HandlerInput<
+  P extends Schema,
+  Q extends Schema,
+  B extends Schema,
+  H extends Schema,
+  A extends Access,
+> = RouteInput<P, Q, B, H> & (A extends undefined ? unknown : AuthenticatedInput);
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace -- express types app.locals through this global namespace
+  namespace Express {
+    interface Locals {
+      /** Set by `createHttpApp({ authenticator })`; guarded routes use it. */
+      authenticator?: Authenticator;
+    }
+  }
+}
+
+/** The caller of a guarded route: authenticated, then checked against the permission. */
+async function authorize(req: Request, access: Exclude<Access, undefined>): Promise<Caller> {
+  const authenticator = req.app.locals.authenticator;
+  if (!authenticator) throw new Error('a guarded route runs in an app built without an authenticator');
+  const caller = await authenticator.authenticate(req);
+  if (access !== 'authenticated' && !can(caller.role, access)) {
+    throw new AppError('forbidden', `The ${caller.role} role may not ${access.replace(':', ' ')}`);
+  }
+  return caller;
 }
 
 function issuesOf(location: string, error: z.ZodError): ProblemFieldError[] {
@@ -97,6 +144,10 @@ export function validationError(location: string, error: z.ZodError): AppError {
   });
 }
 
+function isPlainObject(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 /**
  * The path of the first string holding U+0000, which no text column can store
  * (PostgreSQL refuses it); such input is a 422 for every route, not a 500.
@@ -112,11 +163,14 @@ function findNul(value: unknown, path: string, depth = 0): string | undefined {
 }
 
 /**
- * One helper for every route: parses params, query, body and headers with the
- * contracts' zod schemas (all failures reported together as 422) and hands the
- * handler typed values. What the handler returns is sent as JSON. The schemas
- * stay on the returned handler (`routeDocsOf`), so the OpenAPI document is
- * built from the same objects that validate requests.
+ * One helper for every route: authenticates and checks the permission when the
+ * route names one (401 before 403, both before validation, so an anonymous
+ * caller learns nothing about the input), parses params, query, body and
+ * headers with the contracts' zod schemas (all failures reported together as
+ * 422) and hands the handler typed values plus the caller and audit actor.
+ * What the handler returns is sent as JSON. The schemas stay on the returned
+ * handler (`routeDocsOf`), so the OpenAPI document is built from the same
+ * objects that validate requests.
  */
 export function route<
   P extends Schema = undefined,
@@ -124,12 +178,15 @@ export function route<
   B extends Schema = undefined,
   H extends Schema = undefined,
   R extends Schema = undefined,
+  A extends Access = undefined,
 >(
-  schemas: RouteSchemas<P, Q, B, H, R>,
-  handler: (input: RouteInput<P, Q, B, H>) => Promise<Reply<R>> | Reply<R>,
+  schemas: RouteSchemas<P, Q, B, H, R, A>,
+  handler: (input: HandlerInput<P, Q, B, H, A>) => Promise<Reply<R>> | Reply<R>,
 ): RequestHandler {
+  const access = schemas.permission;
   const handle = async (req: Request, res: Response, next: NextFunction) => {
     try {
+      const caller = access ? await authorize(req, access) : undefined;
       if (schemas.body && req.body === undefined && (req.headers['content-length'] ?? '0') !== '0') {
         throw new AppError('unsupported_media_type', 'Send the body as application/json');
       }
@@ -146,6 +203,11 @@ export function route<
         errors.push(...issuesOf(location, result.error));
         return undefined;
       };
+      if (schemas.body && req.body !== undefined && !isPlainObject(req.body)) {
+        throw new AppError('validation_failed', 'The request is not valid; see errors for each field', {
+          errors: [{ path: 'body', message: 'the body must be a JSON object', code: 'invalid_type' }],
+        });
+      }
       const input = {
         params: parse('params', schemas.params, req.params),
         query: parse('query', schemas.query, req.query),
@@ -153,7 +215,8 @@ export function route<
         headers: parse('headers', schemas.headers, req.headers),
         req,
         res,
-      } as RouteInput<P, Q, B, H>;
+        ...(caller ? { caller, actor: { caller, requestId: req.requestId } } : {}),
+      } as HandlerInput<P, Q, B, H, A>;
       if (errors.length) {
         throw new AppError('validation_failed', 'The request is not valid; see errors for each field', {
           errors,
@@ -168,5 +231,17 @@ export function route<
       next(error);
     }
   };
-  return describeRoute(handle, schemas);
+  const { permission: _permission, ...docs } = schemas;
+  const guard: RouteDocs = access
+    ? {
+        bearerAuth: true,
+        ...(access === 'authenticated' ? {} : { permission: access }),
+        errors: [
+          'unauthenticated',
+          ...(access === 'authenticated' ? [] : (['forbidden'] as const)),
+          ...(schemas.errors ?? []),
+        ],
+      }
+    : {};
+  return describeRoute(handle, { ...docs, ...guard });
 }

@@ -12,7 +12,7 @@ export async function listen(
   app: Express,
   port: number,
   shutdown?: Shutdown,
-  host = '0.0.0.0',
+  host = '127.0.0.1',
 ): Promise<{ server: Server; port: number; url: string }> {
   const server = app.listen(port, host);
   await once(server, 'listening');

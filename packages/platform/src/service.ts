@@ -17,7 +17,7 @@ export interface ServiceContext<C> {
 export interface ServiceDefinition<C extends BaseConfig> {
   name: string;
   loadConfig: () => C;
-  /** Port the HTTP app listens on and the address to bind. */
+  /** Port the HTTP app listens on, and the address to bind when it is not `HOST`. */
   listenOn: (config: C) => { port: number; host?: string };
   /** Builds the app (and anything else the process runs); register extra closers on `shutdown`. */
   start: (context: ServiceContext<C>) => Promise<Express>;
@@ -51,7 +51,7 @@ export async function runService<C extends BaseConfig>(definition: ServiceDefini
   try {
     const app = await definition.start({ config, logger, shutdown, redis });
     const { port, host } = definition.listenOn(config);
-    const { url } = await listen(app, port, shutdown, host);
+    const { url } = await listen(app, port, shutdown, host ?? config.HOST);
     logger.info({ url }, `${definition.name} listening`);
   } catch (error) {
     logger.fatal({ err: error }, 'failed to start');

@@ -18,7 +18,7 @@ export function createApp({ config, logger, db, redis }: AppDeps): Express {
     service: 'ai',
     basePath: '/ai',
     logger,
-    bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    config,
     readiness: { postgres: databaseCheck(db), redis: redisCheck(redis) },
     routes: () => {},
   });

@@ -2,7 +2,14 @@ import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import { databaseCheck, type DB } from '@bursar/db';
-import { authenticate, createHttpApp, jwksKeySource, redisCheck, type Logger } from '@bursar/platform';
+import {
+  createAuthenticator,
+  createHttpApp,
+  jwksKeySource,
+  redisCheck,
+  type Logger,
+  type UserStates,
+} from '@bursar/platform';
 import type { Config } from './config.js';
 import type { ApiContext } from './context.js';
 import type { SigningKeys } from './auth/keys.js';
@@ -26,10 +33,12 @@ export interface AppDeps {
   db: Kysely<DB>;
   redis: Redis;
   keys: SigningKeys;
+  /** Users' current role and status (`createUserStates`, listening on the database in production). */
+  userStates: UserStates;
 }
 
 /** Builds the api HTTP app without listening, so tests can boot it on an ephemeral port. */
-export function createApp({ config, logger, db, redis, keys }: AppDeps): Express {
+export function createApp({ config, logger, db, redis, keys, userStates }: AppDeps): Express {
   const context: ApiContext = {
     config,
     logger,
@@ -37,13 +46,14 @@ export function createApp({ config, logger, db, redis, keys }: AppDeps): Express
     redis,
     keys,
     loginLimiter: createLoginLimiter(redis, config.QUEUE_PREFIX),
-    authenticate: authenticate(jwksKeySource({ jwks: keys.jwks })),
+    userStates,
   };
   return createHttpApp({
     service: 'api',
     basePath: '/api',
     logger,
-    bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    config,
+    authenticator: createAuthenticator({ keys: jwksKeySource({ jwks: keys.jwks }), users: userStates }),
     readiness: { postgres: databaseCheck(db), redis: redisCheck(redis) },
     routes: (app) => {
       app.use(authRoutes(context));

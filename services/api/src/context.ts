@@ -1,8 +1,7 @@
-import type { RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import type { DB } from '@bursar/db';
-import type { Logger } from '@bursar/platform';
+import type { Logger, UserStates } from '@bursar/platform';
 import type { Config } from './config.js';
 import type { SigningKeys } from './auth/keys.js';
 import type { LoginLimiter } from './auth/rate-limit.js';
@@ -15,6 +14,6 @@ export interface ApiContext {
   redis: Redis;
   keys: SigningKeys;
   loginLimiter: LoginLimiter;
-  /** Verifies the bearer token and sets `req.auth`. */
-  authenticate: RequestHandler;
+  /** Users' current role and status; features that change a user forget them here after commit. */
+  userStates: UserStates;
 }

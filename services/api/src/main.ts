@@ -1,5 +1,5 @@
 import { createDb } from '@bursar/db';
-import { runService } from '@bursar/platform';
+import { createUserStates, runService } from '@bursar/platform';
 import { createApp } from './app.js';
 import { loadSigningKeys } from './auth/keys.js';
 import { loadServiceConfig } from './config.js';
@@ -19,6 +19,8 @@ await runService({
       applicationName: 'bursar-api',
     });
     shutdown.add('database', () => db.destroy());
-    return createApp({ config, logger, db, redis, keys });
+    const userStates = createUserStates({ db, listenUrl: config.DATABASE_URL, logger });
+    shutdown.add('user change listener', () => userStates.close());
+    return createApp({ config, logger, db, redis, keys, userStates });
   },
 });

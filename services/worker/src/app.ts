@@ -40,7 +40,7 @@ export function startWorkers({ config, logger, db, redis, shutdown }: WorkerDeps
     service: 'worker',
     basePath: '',
     logger,
-    bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    config,
     readiness: { postgres: databaseCheck(db), redis: redisCheck(redis) },
     routes: () => {},
   });

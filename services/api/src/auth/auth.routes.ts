@@ -1,10 +1,10 @@
 import { Router } from 'express';
 import { AppError, LoginBody, LogoutBody, Me, RefreshBody, TokenResponse } from '@bursar/contracts';
-import { callerOf, describeRoute, route } from '@bursar/platform';
+import { describeRoute, route } from '@bursar/platform';
 import type { ApiContext } from '../context.js';
 import { getMe, logIn, logOut, refresh } from './auth.service.js';
 
-export function authRoutes({ db, keys, loginLimiter, authenticate }: ApiContext): Router {
+export function authRoutes({ db, keys, loginLimiter }: ApiContext): Router {
   const router = Router();
 
   router.post(
@@ -71,9 +71,15 @@ export function authRoutes({ db, keys, loginLimiter, authenticate }: ApiContext)
 
   router.get(
     '/api/me',
-    authenticate,
-    route({ response: Me, summary: 'The logged-in user', tags: ['auth'], errors: ['not_found'] }, ({ req }) =>
-      getMe(db, callerOf(req).userId),
+    route(
+      {
+        permission: 'authenticated',
+        response: Me,
+        summary: 'The logged-in user',
+        tags: ['auth'],
+        errors: ['not_found'],
+      },
+      ({ caller }) => getMe(db, caller.userId),
     ),
   );
 

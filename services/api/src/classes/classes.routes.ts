@@ -7,23 +7,19 @@ import {
   SchoolClassList,
   UpdateClassBody,
 } from '@bursar/contracts';
-import { callerOf, route } from '@bursar/platform';
-import { requirePermission } from '../auth/permissions.js';
+import { readScope, route } from '@bursar/platform';
 import type { ApiContext } from '../context.js';
-import { actorOf } from '../audit/audit.repository.js';
-import { readScope } from '../tenancy.js';
 import { createClass, deleteClass, getClass, listClasses, updateClass } from './classes.service.js';
 
 /** Classes of a school: `/api/classes`. */
-export function classesRoutes({ db, authenticate }: ApiContext): Router {
+export function classesRoutes({ db }: ApiContext): Router {
   const router = Router();
 
   router.post(
     '/api/classes',
-    authenticate,
-    requirePermission('classes:write'),
     route(
       {
+        permission: 'classes:write',
         body: CreateClassBody,
         status: 201,
         response: SchoolClass,
@@ -31,36 +27,43 @@ export function classesRoutes({ db, authenticate }: ApiContext): Router {
         tags: ['classes'],
         errors: ['conflict', 'not_found'],
       },
-      ({ body, req }) => db.transaction().execute((trx) => createClass(trx, actorOf(req), body)),
+      ({ body, actor }) => db.transaction().execute((trx) => createClass(trx, actor, body)),
     ),
   );
 
   router.get(
     '/api/classes',
-    authenticate,
-    requirePermission('classes:read'),
     route(
-      { query: ListClassesQuery, response: SchoolClassList, summary: 'List classes', tags: ['classes'] },
-      ({ query, req }) => listClasses(db, readScope(callerOf(req), query.schoolId), query),
+      {
+        permission: 'classes:read',
+        query: ListClassesQuery,
+        response: SchoolClassList,
+        summary: 'List classes',
+        tags: ['classes'],
+      },
+      ({ query, caller }) => listClasses(db, readScope(caller, query.schoolId), query),
     ),
   );
 
   router.get(
     '/api/classes/:id',
-    authenticate,
-    requirePermission('classes:read'),
     route(
-      { params: IdParams, response: SchoolClass, summary: 'Get a class', tags: ['classes'] },
-      ({ params, req }) => getClass(db, readScope(callerOf(req)), params.id),
+      {
+        permission: 'classes:read',
+        params: IdParams,
+        response: SchoolClass,
+        summary: 'Get a class',
+        tags: ['classes'],
+      },
+      ({ params, caller }) => getClass(db, readScope(caller), params.id),
     ),
   );
 
   router.patch(
     '/api/classes/:id',
-    authenticate,
-    requirePermission('classes:write'),
     route(
       {
+        permission: 'classes:write',
         params: IdParams,
         body: UpdateClassBody,
         response: SchoolClass,
@@ -68,29 +71,24 @@ export function classesRoutes({ db, authenticate }: ApiContext): Router {
         tags: ['classes'],
         errors: ['conflict'],
       },
-      ({ params, body, req }) =>
-        db
-          .transaction()
-          .execute((trx) => updateClass(trx, actorOf(req), readScope(callerOf(req)), params.id, body)),
+      ({ params, body, caller, actor }) =>
+        db.transaction().execute((trx) => updateClass(trx, actor, readScope(caller), params.id, body)),
     ),
   );
 
   router.delete(
     '/api/classes/:id',
-    authenticate,
-    requirePermission('classes:write'),
     route(
       {
+        permission: 'classes:write',
         params: IdParams,
         status: 204,
         summary: 'Delete a class no student is in',
         tags: ['classes'],
         errors: ['conflict'],
       },
-      async ({ params, req }) => {
-        await db
-          .transaction()
-          .execute((trx) => deleteClass(trx, actorOf(req), readScope(callerOf(req)), params.id));
+      async ({ params, caller, actor }) => {
+        await db.transaction().execute((trx) => deleteClass(trx, actor, readScope(caller), params.id));
       },
     ),
   );

@@ -8,11 +8,7 @@ import type {
   SchoolClass,
   UpdateClassBody,
 } from '@bursar/contracts';
-import { recordAudit } from '../audit/audit.repository.js';
-import { notFound } from '../tenancy.js';
 import { schoolForWrite } from '../schools/schools.service.js';
-import type { Actor } from '../audit/audit.repository.js';
-import { constraintError } from '../sql.js';
 import {
   classHasStudents,
   deleteClass as deleteClassRow,
@@ -22,6 +18,7 @@ import {
   updateClass as updateClassRow,
   type ClassRow,
 } from './classes.repository.js';
+import { notFound, constraintError, recordAudit, type Actor } from '@bursar/platform';
 
 type Db = Kysely<DB> | Transaction<DB>;
 

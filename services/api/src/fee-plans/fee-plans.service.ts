@@ -10,12 +10,9 @@ import type {
   PaginationQuery,
 } from '@bursar/contracts';
 import { issueFeePlan, todayIn, toNumber } from '@bursar/ledger';
-import { recordAudit } from '../audit/audit.repository.js';
-import type { Actor } from '../audit/audit.repository.js';
-import { notFound } from '../tenancy.js';
-import { constraintError, fieldError } from '../sql.js';
 import { schoolForWrite } from '../schools/schools.service.js';
 import { liveSchoolIds } from '../schools/schools.repository.js';
+import { notFound, constraintError, fieldError, recordAudit, type Actor } from '@bursar/platform';
 
 type Db = Kysely<DB> | Transaction<DB>;
 

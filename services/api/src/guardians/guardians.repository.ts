@@ -2,7 +2,7 @@ import { sql, type Insertable, type Kysely, type Transaction, type Updateable } 
 import type { DB, Guardians } from '@bursar/db';
 import { sortOrder, type ListGuardiansQuery } from '@bursar/contracts';
 import { liveSchoolIds } from '../schools/schools.repository.js';
-import { containsPattern } from '../sql.js';
+import { containsPattern } from '@bursar/platform';
 
 type Db = Kysely<DB> | Transaction<DB>;
 

@@ -11,11 +11,8 @@ import {
   StudentGuardianParams,
   UpdateGuardianBody,
 } from '@bursar/contracts';
-import { callerOf, route } from '@bursar/platform';
-import { requirePermission } from '../auth/permissions.js';
+import { readScope, route } from '@bursar/platform';
 import type { ApiContext } from '../context.js';
-import { actorOf } from '../audit/audit.repository.js';
-import { readScope } from '../tenancy.js';
 import {
   createGuardian,
   deleteGuardian,
@@ -31,15 +28,14 @@ import {
  * (`/api/students/:id/guardians/:guardianId`). Linking is a guardians write:
  * accountants keep payer details current without editing students.
  */
-export function guardiansRoutes({ db, authenticate }: ApiContext): Router {
+export function guardiansRoutes({ db }: ApiContext): Router {
   const router = Router();
 
   router.post(
     '/api/guardians',
-    authenticate,
-    requirePermission('guardians:write'),
     route(
       {
+        permission: 'guardians:write',
         body: CreateGuardianBody,
         status: 201,
         response: Guardian,
@@ -47,41 +43,43 @@ export function guardiansRoutes({ db, authenticate }: ApiContext): Router {
         tags: ['guardians'],
         errors: ['conflict', 'not_found'],
       },
-      ({ body, req }) => db.transaction().execute((trx) => createGuardian(trx, actorOf(req), body)),
+      ({ body, actor }) => db.transaction().execute((trx) => createGuardian(trx, actor, body)),
     ),
   );
 
   router.get(
     '/api/guardians',
-    authenticate,
-    requirePermission('guardians:read'),
     route(
-      { query: ListGuardiansQuery, response: GuardianList, summary: 'List guardians', tags: ['guardians'] },
-      ({ query, req }) => listGuardians(db, readScope(callerOf(req), query.schoolId), query),
+      {
+        permission: 'guardians:read',
+        query: ListGuardiansQuery,
+        response: GuardianList,
+        summary: 'List guardians',
+        tags: ['guardians'],
+      },
+      ({ query, caller }) => listGuardians(db, readScope(caller, query.schoolId), query),
     ),
   );
 
   router.get(
     '/api/guardians/:id',
-    authenticate,
-    requirePermission('guardians:read'),
     route(
       {
+        permission: 'guardians:read',
         params: IdParams,
         response: GuardianDetail,
         summary: 'Get a guardian with their students',
         tags: ['guardians'],
       },
-      ({ params, req }) => getGuardian(db, readScope(callerOf(req)), params.id),
+      ({ params, caller }) => getGuardian(db, readScope(caller), params.id),
     ),
   );
 
   router.patch(
     '/api/guardians/:id',
-    authenticate,
-    requirePermission('guardians:write'),
     route(
       {
+        permission: 'guardians:write',
         params: IdParams,
         body: UpdateGuardianBody,
         response: Guardian,
@@ -89,38 +87,32 @@ export function guardiansRoutes({ db, authenticate }: ApiContext): Router {
         tags: ['guardians'],
         errors: ['conflict'],
       },
-      ({ params, body, req }) =>
-        db
-          .transaction()
-          .execute((trx) => updateGuardian(trx, actorOf(req), readScope(callerOf(req)), params.id, body)),
+      ({ params, body, caller, actor }) =>
+        db.transaction().execute((trx) => updateGuardian(trx, actor, readScope(caller), params.id, body)),
     ),
   );
 
   router.delete(
     '/api/guardians/:id',
-    authenticate,
-    requirePermission('guardians:write'),
     route(
       {
+        permission: 'guardians:write',
         params: IdParams,
         status: 204,
         summary: 'Delete a guardian and their links to students',
         tags: ['guardians'],
       },
-      async ({ params, req }) => {
-        await db
-          .transaction()
-          .execute((trx) => deleteGuardian(trx, actorOf(req), readScope(callerOf(req)), params.id));
+      async ({ params, caller, actor }) => {
+        await db.transaction().execute((trx) => deleteGuardian(trx, actor, readScope(caller), params.id));
       },
     ),
   );
 
   router.put(
     '/api/students/:id/guardians/:guardianId',
-    authenticate,
-    requirePermission('guardians:write'),
     route(
       {
+        permission: 'guardians:write',
         params: StudentGuardianParams,
         body: LinkGuardianBody,
         response: StudentGuardianLink,
@@ -128,32 +120,27 @@ export function guardiansRoutes({ db, authenticate }: ApiContext): Router {
         tags: ['guardians'],
         errors: ['conflict'],
       },
-      ({ params, body, req }) =>
+      ({ params, body, caller, actor }) =>
         db
           .transaction()
-          .execute((trx) =>
-            linkGuardian(trx, actorOf(req), readScope(callerOf(req)), params.id, params.guardianId, body),
-          ),
+          .execute((trx) => linkGuardian(trx, actor, readScope(caller), params.id, params.guardianId, body)),
     ),
   );
 
   router.delete(
     '/api/students/:id/guardians/:guardianId',
-    authenticate,
-    requirePermission('guardians:write'),
     route(
       {
+        permission: 'guardians:write',
         params: StudentGuardianParams,
         status: 204,
         summary: 'Unlink a guardian from a student',
         tags: ['guardians'],
       },
-      async ({ params, req }) => {
+      async ({ params, caller, actor }) => {
         await db
           .transaction()
-          .execute((trx) =>
-            unlinkGuardian(trx, actorOf(req), readScope(callerOf(req)), params.id, params.guardianId),
-          );
+          .execute((trx) => unlinkGuardian(trx, actor, readScope(caller), params.id, params.guardianId));
       },
     ),
   );

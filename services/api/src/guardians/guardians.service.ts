@@ -12,11 +12,7 @@ import type {
   StudentStatus,
   UpdateGuardianBody,
 } from '@bursar/contracts';
-import { recordAudit } from '../audit/audit.repository.js';
-import { notFound } from '../tenancy.js';
 import { schoolForWrite } from '../schools/schools.service.js';
-import type { Actor } from '../audit/audit.repository.js';
-import { constraintError } from '../sql.js';
 import { findStudent } from '../students/students.repository.js';
 import {
   clearOtherPrimaryPayers,
@@ -33,6 +29,7 @@ import {
   type LinkRow,
 } from './guardians.repository.js';
 import { normalisePhone } from './phone.js';
+import { notFound, constraintError, recordAudit, type Actor } from '@bursar/platform';
 
 type Db = Kysely<DB> | Transaction<DB>;
 

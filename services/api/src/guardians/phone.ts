@@ -1,5 +1,5 @@
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
-import { fieldError } from '../sql.js';
+import { fieldError } from '@bursar/platform';
 
 /**
  * Checks an international number against its country's numbering plan and

@@ -8,11 +8,8 @@ import {
   UpdateInvoiceBody,
   VoidInvoiceBody,
 } from '@bursar/contracts';
-import { callerOf, route } from '@bursar/platform';
-import { requirePermission } from '../auth/permissions.js';
+import { readScope, route, writeSchool } from '@bursar/platform';
 import type { ApiContext } from '../context.js';
-import { actorOf } from '../audit/audit.repository.js';
-import { readScope, writeSchool } from '../tenancy.js';
 import {
   createInvoice,
   deleteInvoiceById,
@@ -22,15 +19,14 @@ import {
   voidInvoiceById,
 } from './invoices.service.js';
 
-export function invoicesRoutes({ db, authenticate }: ApiContext): Router {
+export function invoicesRoutes({ db }: ApiContext): Router {
   const router = Router();
 
   router.post(
     '/api/invoices',
-    authenticate,
-    requirePermission('invoices:write'),
     route(
       {
+        permission: 'invoices:write',
         body: CreateInvoiceBody,
         status: 201,
         response: Invoice,
@@ -40,36 +36,43 @@ export function invoicesRoutes({ db, authenticate }: ApiContext): Router {
         errors: ['not_found'],
       },
       // The same rule as every create: staff bill their own school, a platform admin names it.
-      ({ body, req }) => createInvoice(db, actorOf(req), writeSchool(callerOf(req), body.schoolId), body),
+      ({ body, caller, actor }) => createInvoice(db, actor, writeSchool(caller, body.schoolId), body),
     ),
   );
 
   router.get(
     '/api/invoices',
-    authenticate,
-    requirePermission('invoices:read'),
     route(
-      { query: ListInvoicesQuery, response: InvoiceList, summary: 'List invoices', tags: ['invoices'] },
-      ({ query, req }) => listInvoices(db, readScope(callerOf(req), query.schoolId), query),
+      {
+        permission: 'invoices:read',
+        query: ListInvoicesQuery,
+        response: InvoiceList,
+        summary: 'List invoices',
+        tags: ['invoices'],
+      },
+      ({ query, caller }) => listInvoices(db, readScope(caller, query.schoolId), query),
     ),
   );
 
   router.get(
     '/api/invoices/:id',
-    authenticate,
-    requirePermission('invoices:read'),
     route(
-      { params: IdParams, response: Invoice, summary: 'Get an invoice', tags: ['invoices'] },
-      ({ params, req }) => findInvoice(db, readScope(callerOf(req)), params.id),
+      {
+        permission: 'invoices:read',
+        params: IdParams,
+        response: Invoice,
+        summary: 'Get an invoice',
+        tags: ['invoices'],
+      },
+      ({ params, caller }) => findInvoice(db, readScope(caller), params.id),
     ),
   );
 
   router.patch(
     '/api/invoices/:id',
-    authenticate,
-    requirePermission('invoices:write'),
     route(
       {
+        permission: 'invoices:write',
         params: IdParams,
         body: UpdateInvoiceBody,
         response: Invoice,
@@ -77,16 +80,15 @@ export function invoicesRoutes({ db, authenticate }: ApiContext): Router {
         tags: ['invoices'],
         errors: ['conflict'],
       },
-      ({ params, body, req }) => updateInvoice(db, actorOf(req), readScope(callerOf(req)), params.id, body),
+      ({ params, body, caller, actor }) => updateInvoice(db, actor, readScope(caller), params.id, body),
     ),
   );
 
   router.post(
     '/api/invoices/:id/void',
-    authenticate,
-    requirePermission('invoices:write'),
     route(
       {
+        permission: 'invoices:write',
         params: IdParams,
         body: VoidInvoiceBody,
         response: Invoice,
@@ -94,25 +96,24 @@ export function invoicesRoutes({ db, authenticate }: ApiContext): Router {
         tags: ['invoices'],
         errors: ['conflict'],
       },
-      ({ params, body, req }) =>
-        voidInvoiceById(db, actorOf(req), readScope(callerOf(req)), params.id, body.reason),
+      ({ params, body, caller, actor }) =>
+        voidInvoiceById(db, actor, readScope(caller), params.id, body.reason),
     ),
   );
 
   router.delete(
     '/api/invoices/:id',
-    authenticate,
-    requirePermission('invoices:write'),
     route(
       {
+        permission: 'invoices:write',
         params: IdParams,
         status: 204,
         summary: 'Delete an invoice that has no payments (void it otherwise)',
         tags: ['invoices'],
         errors: ['conflict'],
       },
-      async ({ params, req }) => {
-        await deleteInvoiceById(db, actorOf(req), readScope(callerOf(req)), params.id);
+      async ({ params, caller, actor }) => {
+        await deleteInvoiceById(db, actor, readScope(caller), params.id);
       },
     ),
   );

@@ -16,9 +16,8 @@ import {
   todayIn,
   voidInvoice,
 } from '@bursar/ledger';
-import { recordAudit, type Actor } from '../audit/audit.repository.js';
-import { notFound } from '../tenancy.js';
 import { toInvoice } from './invoices.mapper.js';
+import { notFound, recordAudit, type Actor } from '@bursar/platform';
 
 /** Loads an invoice as the API shows it, or 404 (also for another school's invoice). */
 export async function findInvoice(

@@ -25,6 +25,7 @@ function expressRoutes(): { method: string; path: string }[] {
     db: {} as never,
     redis: {} as never,
     keys: { jwks: { keys: [] } } as never,
+    userStates: {} as never,
   });
   interface Listed {
     path: string;

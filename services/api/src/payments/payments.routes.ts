@@ -10,22 +10,18 @@ import {
   PaymentReceipt,
   Refund,
 } from '@bursar/contracts';
-import { callerOf, route } from '@bursar/platform';
-import { requirePermission } from '../auth/permissions.js';
+import { readScope, route } from '@bursar/platform';
 import type { ApiContext } from '../context.js';
-import { actorOf } from '../audit/audit.repository.js';
-import { readScope } from '../tenancy.js';
 import { createRefund, findPayment, listInvoicePayments, recordPayment } from './payments.service.js';
 
-export function paymentsRoutes({ db, authenticate }: ApiContext): Router {
+export function paymentsRoutes({ db }: ApiContext): Router {
   const router = Router();
 
   router.post(
     '/api/invoices/:id/payments',
-    authenticate,
-    requirePermission('payments:write'),
     route(
       {
+        permission: 'payments:write',
         params: IdParams,
         body: CreatePaymentBody,
         headers: IdempotencyKeyHeader,
@@ -36,11 +32,10 @@ export function paymentsRoutes({ db, authenticate }: ApiContext): Router {
         tags: ['payments'],
         errors: ['conflict', 'idempotency_key_reused'],
       },
-      async ({ params, body, headers, req, res }) => {
-        const caller = callerOf(req);
+      async ({ params, body, headers, res, caller, actor }) => {
         const result = await recordPayment(
           db,
-          actorOf(req),
+          actor,
           readScope(caller),
           params.id,
           headers['idempotency-key'],
@@ -54,37 +49,39 @@ export function paymentsRoutes({ db, authenticate }: ApiContext): Router {
 
   router.get(
     '/api/invoices/:id/payments',
-    authenticate,
-    requirePermission('invoices:read'),
     route(
       {
+        permission: 'invoices:read',
         params: IdParams,
         response: InvoicePaymentList,
         summary: "An invoice's payments",
         tags: ['payments'],
       },
-      async ({ params, req }) => ({
-        data: await listInvoicePayments(db, readScope(callerOf(req)), params.id),
+      async ({ params, caller }) => ({
+        data: await listInvoicePayments(db, readScope(caller), params.id),
       }),
     ),
   );
 
   router.get(
     '/api/payments/:id',
-    authenticate,
-    requirePermission('invoices:read'),
     route(
-      { params: IdParams, response: Payment, summary: 'Get a payment with its refunds', tags: ['payments'] },
-      ({ params, req }) => findPayment(db, readScope(callerOf(req)), params.id),
+      {
+        permission: 'invoices:read',
+        params: IdParams,
+        response: Payment,
+        summary: 'Get a payment with its refunds',
+        tags: ['payments'],
+      },
+      ({ params, caller }) => findPayment(db, readScope(caller), params.id),
     ),
   );
 
   router.post(
     '/api/payments/:id/refunds',
-    authenticate,
-    requirePermission('refunds:write'),
     route(
       {
+        permission: 'refunds:write',
         params: IdParams,
         body: CreateRefundBody,
         headers: OptionalIdempotencyKeyHeader,
@@ -94,11 +91,10 @@ export function paymentsRoutes({ db, authenticate }: ApiContext): Router {
         tags: ['payments'],
         errors: ['conflict', 'idempotency_key_reused'],
       },
-      async ({ params, body, headers, req, res }) => {
-        const caller = callerOf(req);
+      async ({ params, body, headers, res, caller, actor }) => {
         const result = await createRefund(
           db,
-          actorOf(req),
+          actor,
           readScope(caller),
           params.id,
           body,

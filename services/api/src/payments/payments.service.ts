@@ -2,11 +2,8 @@ import type { Kysely, Transaction } from 'kysely';
 import type { DB } from '@bursar/db';
 import type { CreatePaymentBody, CreateRefundBody, Payment, PaymentReceipt, Refund } from '@bursar/contracts';
 import { applyPayment, refundPayment, toNumber } from '@bursar/ledger';
-import { recordAudit } from '../audit/audit.repository.js';
 import { findInvoice } from '../invoices/invoices.service.js';
-import type { Actor } from '../audit/audit.repository.js';
-import { withIdempotency } from '../idempotency.js';
-import { notFound } from '../tenancy.js';
+import { notFound, withIdempotency, recordAudit, type Actor } from '@bursar/platform';
 
 type Db = Kysely<DB> | Transaction<DB>;
 

@@ -9,9 +9,14 @@ import type {
   SchoolDetail,
   UpdateSchoolBody,
 } from '@bursar/contracts';
-import { type AuthContext } from '@bursar/platform';
-import { recordAudit, type Actor } from '../audit/audit.repository.js';
-import { notFound, writeSchool } from '../tenancy.js';
+import {
+  type Caller,
+  notFound,
+  writeSchool,
+  fieldError,
+  recordAudit,
+  type Actor,
+} from '@bursar/platform';
 import { normalisePhone } from '../guardians/phone.js';
 import { disableSchoolUsers } from '../users/users.repository.js';
 import {
@@ -26,7 +31,6 @@ import {
   updateSchool as updateSchoolRow,
   type SchoolRow,
 } from './schools.repository.js';
-import { fieldError } from '../sql.js';
 
 type Db = Kysely<DB> | Transaction<DB>;
 /** Who is acting, for the audit log. */
@@ -164,7 +168,7 @@ export async function deleteSchool(trx: Transaction<DB>, actor: Actor, id: strin
  */
 export async function schoolForWrite(
   trx: Transaction<DB>,
-  caller: AuthContext,
+  caller: Caller,
   requested: string | undefined,
 ) {
   const schoolId = writeSchool(caller, requested);

@@ -6,42 +6,38 @@ import {
   StudentStatement,
   StudentStatementQuery,
 } from '@bursar/contracts';
-import { callerOf, route } from '@bursar/platform';
-import { requirePermission } from '../auth/permissions.js';
+import { readScope, route } from '@bursar/platform';
 import type { ApiContext } from '../context.js';
-import { readScope } from '../tenancy.js';
 import { getSchoolStatement, getStudentStatement } from './statements.service.js';
 
-export function statementsRoutes({ db, authenticate }: ApiContext): Router {
+export function statementsRoutes({ db }: ApiContext): Router {
   const router = Router();
   router.get(
     '/api/students/:id/statement',
-    authenticate,
-    requirePermission('statements:read'),
     route(
       {
+        permission: 'statements:read',
         params: IdParams,
         query: StudentStatementQuery,
         response: StudentStatement,
         summary: "A student's statement: invoices, payments and totals",
         tags: ['statements'],
       },
-      ({ params, query, req }) => getStudentStatement(db, readScope(callerOf(req)), params.id, query),
+      ({ params, query, caller }) => getStudentStatement(db, readScope(caller), params.id, query),
     ),
   );
   router.get(
     '/api/schools/:id/statement',
-    authenticate,
-    requirePermission('statements:read'),
     route(
       {
+        permission: 'statements:read',
         params: IdParams,
         query: SchoolStatementQuery,
         response: SchoolStatement,
         summary: "A school's balances by student, with aging",
         tags: ['statements'],
       },
-      ({ params, query, req }) => getSchoolStatement(db, readScope(callerOf(req)), params.id, query),
+      ({ params, query, caller }) => getSchoolStatement(db, readScope(caller), params.id, query),
     ),
   );
   return router;

@@ -14,8 +14,8 @@ import {
   toNumber,
   type Totals,
 } from '@bursar/ledger';
-import { notFound } from '../tenancy.js';
 import { toRefund } from '../payments/payments.service.js';
+import { notFound } from '@bursar/platform';
 
 function totalsJson(totals: Totals) {
   return {

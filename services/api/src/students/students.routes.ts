@@ -8,23 +8,19 @@ import {
   StudentList,
   UpdateStudentBody,
 } from '@bursar/contracts';
-import { callerOf, route } from '@bursar/platform';
-import { requirePermission } from '../auth/permissions.js';
+import { readScope, route } from '@bursar/platform';
 import type { ApiContext } from '../context.js';
-import { actorOf } from '../audit/audit.repository.js';
-import { readScope } from '../tenancy.js';
 import { createStudent, deleteStudent, getStudent, listStudents, updateStudent } from './students.service.js';
 
 /** Students of a school: `/api/students`. Guardian links live with the guardians routes. */
-export function studentsRoutes({ db, authenticate }: ApiContext): Router {
+export function studentsRoutes({ db }: ApiContext): Router {
   const router = Router();
 
   router.post(
     '/api/students',
-    authenticate,
-    requirePermission('students:write'),
     route(
       {
+        permission: 'students:write',
         body: CreateStudentBody,
         status: 201,
         response: Student,
@@ -32,41 +28,43 @@ export function studentsRoutes({ db, authenticate }: ApiContext): Router {
         tags: ['students'],
         errors: ['conflict', 'not_found'],
       },
-      ({ body, req }) => db.transaction().execute((trx) => createStudent(trx, actorOf(req), body)),
+      ({ body, actor }) => db.transaction().execute((trx) => createStudent(trx, actor, body)),
     ),
   );
 
   router.get(
     '/api/students',
-    authenticate,
-    requirePermission('students:read'),
     route(
-      { query: ListStudentsQuery, response: StudentList, summary: 'List students', tags: ['students'] },
-      ({ query, req }) => listStudents(db, readScope(callerOf(req), query.schoolId), query),
+      {
+        permission: 'students:read',
+        query: ListStudentsQuery,
+        response: StudentList,
+        summary: 'List students',
+        tags: ['students'],
+      },
+      ({ query, caller }) => listStudents(db, readScope(caller, query.schoolId), query),
     ),
   );
 
   router.get(
     '/api/students/:id',
-    authenticate,
-    requirePermission('students:read'),
     route(
       {
+        permission: 'students:read',
         params: IdParams,
         response: StudentDetail,
         summary: 'Get a student with their credit and guardians',
         tags: ['students'],
       },
-      ({ params, req }) => getStudent(db, readScope(callerOf(req)), params.id),
+      ({ params, caller }) => getStudent(db, readScope(caller), params.id),
     ),
   );
 
   router.patch(
     '/api/students/:id',
-    authenticate,
-    requirePermission('students:write'),
     route(
       {
+        permission: 'students:write',
         params: IdParams,
         body: UpdateStudentBody,
         response: Student,
@@ -74,29 +72,24 @@ export function studentsRoutes({ db, authenticate }: ApiContext): Router {
         tags: ['students'],
         errors: ['conflict'],
       },
-      ({ params, body, req }) =>
-        db
-          .transaction()
-          .execute((trx) => updateStudent(trx, actorOf(req), readScope(callerOf(req)), params.id, body)),
+      ({ params, body, caller, actor }) =>
+        db.transaction().execute((trx) => updateStudent(trx, actor, readScope(caller), params.id, body)),
     ),
   );
 
   router.delete(
     '/api/students/:id',
-    authenticate,
-    requirePermission('students:write'),
     route(
       {
+        permission: 'students:write',
         params: IdParams,
         status: 204,
         summary: "Delete a student who was never invoiced (otherwise set status 'left')",
         tags: ['students'],
         errors: ['conflict'],
       },
-      async ({ params, req }) => {
-        await db
-          .transaction()
-          .execute((trx) => deleteStudent(trx, actorOf(req), readScope(callerOf(req)), params.id));
+      async ({ params, caller, actor }) => {
+        await db.transaction().execute((trx) => deleteStudent(trx, actor, readScope(caller), params.id));
       },
     ),
   );

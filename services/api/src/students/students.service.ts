@@ -11,12 +11,8 @@ import type {
   UpdateStudentBody,
 } from '@bursar/contracts';
 import { toNumber } from '@bursar/ledger';
-import { recordAudit } from '../audit/audit.repository.js';
-import { notFound } from '../tenancy.js';
 import { findClass } from '../classes/classes.repository.js';
 import { schoolForWrite } from '../schools/schools.service.js';
-import type { Actor } from '../audit/audit.repository.js';
-import { constraintError, fieldError } from '../sql.js';
 import {
   deleteStudent as deleteStudentRow,
   findStudent,
@@ -27,6 +23,7 @@ import {
   updateStudent as updateStudentRow,
   type StudentRow,
 } from './students.repository.js';
+import { notFound, constraintError, fieldError, recordAudit, type Actor } from '@bursar/platform';
 
 type Db = Kysely<DB> | Transaction<DB>;
 

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { DB } from '@bursar/db';
-import { createLogger, createRedis } from '@bursar/platform';
+import { createLogger, createRedis, createUserStates } from '@bursar/platform';
 import {
   dbBuilders,
   freshDatabase,
@@ -77,7 +77,7 @@ export interface TestApi {
 }
 
 export async function createTestApi(): Promise<TestApi> {
-  const { db } = await freshDatabase();
+  const { db, url: databaseUrl } = await freshDatabase();
   const prefix = testQueuePrefix();
   const redis = createRedis(testRedisUrl(), 'producer');
   afterAll(async () => {
@@ -105,12 +105,20 @@ export async function createTestApi(): Promise<TestApi> {
     billing: false,
   });
   // TEST_LOG_LEVEL=error shows server-side errors while debugging a test.
+  // Listening for user changes as production does, so the cache and its invalidation are what tests exercise.
+  const userStates = createUserStates({
+    db,
+    listenUrl: databaseUrl,
+    logger: createLogger('api-test', 'silent'),
+  });
+  afterAll(() => userStates.close());
   const app = createApp({
     config,
     logger: createLogger('api-test', process.env.TEST_LOG_LEVEL ?? 'silent'),
     db,
     redis,
     keys,
+    userStates,
   });
   const { url } = await startApp(app);
 

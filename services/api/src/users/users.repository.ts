@@ -1,7 +1,7 @@
 import { sql, type Insertable, type Kysely, type Transaction, type Updateable } from 'kysely';
 import type { DB, Users } from '@bursar/db';
 import { StaffRole, sortOrder, type ListUsersQuery } from '@bursar/contracts';
-import { containsPattern } from '../sql.js';
+import { containsPattern } from '@bursar/platform';
 
 type Db = Kysely<DB> | Transaction<DB>;
 

@@ -9,21 +9,18 @@ import {
   UpdateUserBody,
 } from '@bursar/contracts';
 import { route } from '@bursar/platform';
-import { requirePermission } from '../auth/permissions.js';
 import type { ApiContext } from '../context.js';
-import { actorOf } from '../audit/audit.repository.js';
 import { createUser, getUser, listUsers, updateUser } from './users.service.js';
 
 /** A school's staff logins, under the school: `/api/schools/:id/users`. */
-export function usersRoutes({ db, authenticate }: ApiContext): Router {
+export function usersRoutes({ db, userStates }: ApiContext): Router {
   const router = Router();
 
   router.post(
     '/api/schools/:id/users',
-    authenticate,
-    requirePermission('users:write'),
     route(
       {
+        permission: 'users:write',
         params: IdParams,
         body: CreateUserBody,
         status: 201,
@@ -32,43 +29,44 @@ export function usersRoutes({ db, authenticate }: ApiContext): Router {
         tags: ['users'],
         errors: ['conflict'],
       },
-      ({ params, body, req }) =>
-        db.transaction().execute((trx) => createUser(trx, actorOf(req), params.id, body)),
+      ({ params, body, actor }) => db.transaction().execute((trx) => createUser(trx, actor, params.id, body)),
     ),
   );
 
   router.get(
     '/api/schools/:id/users',
-    authenticate,
-    requirePermission('users:read'),
     route(
       {
+        permission: 'users:read',
         params: IdParams,
         query: ListUsersQuery,
         response: StaffUserList,
         summary: "List a school's staff users",
         tags: ['users'],
       },
-      ({ params, query, req }) => listUsers(db, actorOf(req), params.id, query),
+      ({ params, query, actor }) => listUsers(db, actor, params.id, query),
     ),
   );
 
   router.get(
     '/api/schools/:id/users/:userId',
-    authenticate,
-    requirePermission('users:read'),
     route(
-      { params: SchoolUserParams, response: StaffUser, summary: 'Get a staff user', tags: ['users'] },
-      ({ params, req }) => getUser(db, actorOf(req), params.id, params.userId),
+      {
+        permission: 'users:read',
+        params: SchoolUserParams,
+        response: StaffUser,
+        summary: 'Get a staff user',
+        tags: ['users'],
+      },
+      ({ params, actor }) => getUser(db, actor, params.id, params.userId),
     ),
   );
 
   router.patch(
     '/api/schools/:id/users/:userId',
-    authenticate,
-    requirePermission('users:write'),
     route(
       {
+        permission: 'users:write',
         params: SchoolUserParams,
         body: UpdateUserBody,
         response: StaffUser,
@@ -76,8 +74,14 @@ export function usersRoutes({ db, authenticate }: ApiContext): Router {
         tags: ['users'],
         errors: ['forbidden'],
       },
-      ({ params, body, req }) =>
-        db.transaction().execute((trx) => updateUser(trx, actorOf(req), params.id, params.userId, body)),
+      async ({ params, body, actor }) => {
+        const user = await db
+          .transaction()
+          .execute((trx) => updateUser(trx, actor, params.id, params.userId, body));
+        // The change is committed: this process's next request must see it, not wait for the announcement.
+        userStates.forget(params.userId);
+        return user;
+      },
     ),
   );
 

@@ -10,12 +10,8 @@ import type {
   UpdateUserBody,
   UserStatus,
 } from '@bursar/contracts';
-import { recordAudit } from '../audit/audit.repository.js';
 import { hashPassword } from '../auth/password.js';
-import { notFound, readScope } from '../tenancy.js';
 import { findSchool, lockSchool } from '../schools/schools.repository.js';
-import type { Actor } from '../audit/audit.repository.js';
-import { constraintError } from '../sql.js';
 import {
   findSchoolUser,
   insertUser,
@@ -24,6 +20,7 @@ import {
   updateUser as updateUserRow,
   type UserRow,
 } from './users.repository.js';
+import { notFound, readScope, constraintError, recordAudit, type Actor } from '@bursar/platform';
 
 type Db = Kysely<DB> | Transaction<DB>;
 
