@@ -10,6 +10,7 @@ import {
   PositiveAmountMinor,
   paginated,
 } from './common.js';
+import { NON_EMPTY_PATCH } from './list.js';
 
 /**
  * Derived, never stored: `pending` nothing paid; `partial` some paid; `paid`
@@ -46,7 +47,10 @@ export const InvoiceLinesInput = z
       // Only over valid lines: BigInt() throws on a fractional quantity.
       when: (payload) => payload.issues.length === 0,
     },
-  );
+  )
+  .meta({
+    description: `1 to 100 lines whose total (quantity × unitAmountMinor, summed) is at most ${MAX_AMOUNT_MINOR} minor units.`,
+  });
 
 /** `POST /api/invoices`. `schoolId` only from a platform admin; the number and totals are the server's. */
 export const CreateInvoiceBody = z.strictObject({
@@ -67,7 +71,8 @@ export const UpdateInvoiceBody = z
     lines: InvoiceLinesInput.optional(),
     notes: z.string().trim().max(2000).nullable().optional(),
   })
-  .refine((body) => Object.keys(body).length > 0, 'send at least one field to change');
+  .refine((body) => Object.keys(body).length > 0, 'send at least one field to change')
+  .meta({ ...NON_EMPTY_PATCH });
 export type UpdateInvoiceBody = z.infer<typeof UpdateInvoiceBody>;
 
 /** `POST /api/invoices/:id/void`. */
@@ -142,6 +147,11 @@ export const CreatePaymentBody = z.strictObject({
     'cannot be in the future',
   )
     .refine((value) => Date.parse(value) >= Date.UTC(2000, 0, 1), 'must be in 2000 or later')
+    .meta({
+      description:
+        'When the money was received, with an offset; in 2000 or later and not in the future ' +
+        '(five minutes of clock difference are allowed). Defaults to now.',
+    })
     .optional(),
 });
 export type CreatePaymentBody = z.infer<typeof CreatePaymentBody>;
@@ -304,18 +314,28 @@ export const SchoolStatement = z.object({
 });
 export type SchoolStatement = z.infer<typeof SchoolStatement>;
 
-const Percent = z.number().min(0).max(100).multipleOf(0.01);
+const Percent = z
+  .number()
+  .min(0)
+  .max(100)
+  .multipleOf(0.01)
+  // Not `multipleOf: 0.01` in the document: binary floating point makes validators disagree on it.
+  .meta({ description: 'A percentage from 0 to 100 with at most two decimal places (`33.33`).' });
 
 /** `POST /api/fee-plans`: annual fee heads, split into instalments by percentage (summing to 100). */
 export const CreateFeePlanBody = z
   .strictObject({
     name: z.string().trim().min(1).max(120),
-    academicYear: z.string().regex(/^\d{4}-\d{2}$/, 'like 2026-27'),
+    academicYear: z
+      .string()
+      .regex(/^\d{4}-\d{2}$/, 'like 2026-27')
+      .meta({ description: 'The academic year the plan is for, `YYYY-YY` (`2026-27`).' }),
     siblingDiscountPercent: Percent.optional(),
     heads: z
       .array(z.strictObject({ name: z.string().trim().min(1).max(80), amountMinor: PositiveAmountMinor }))
       .min(1)
-      .max(50),
+      .max(50)
+      .meta({ description: '1 to 50 fee heads; their names are unique, ignoring case.' }),
     instalments: z
       .array(
         z.strictObject({
@@ -325,7 +345,12 @@ export const CreateFeePlanBody = z
         }),
       )
       .min(1)
-      .max(24),
+      .max(24)
+      .meta({
+        description:
+          '1 to 24 instalments whose `sharePercent` values add up to exactly 100 (to the ' +
+          'hundredth: `33.33 + 33.33 + 33.34`).',
+      }),
     schoolId: Id.optional(),
   })
   .refine(
@@ -367,6 +392,10 @@ export const IssueFeePlanBody = z
   .refine((body) => (body.classId === undefined) !== (body.studentIds === undefined), {
     message: 'send either classId or studentIds',
     path: ['classId'],
+  })
+  .meta({
+    description: 'Exactly one of `classId` (every active student of the class) and `studentIds`.',
+    oneOf: [{ required: ['classId'] }, { required: ['studentIds'] }],
   });
 export type IssueFeePlanBody = z.infer<typeof IssueFeePlanBody>;
 

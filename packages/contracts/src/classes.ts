@@ -2,6 +2,16 @@ import { z } from 'zod';
 import { Id, IsoDateTime, PaginationQuery, paginated } from './common.js';
 import { nonEmptyPatch, PlainText, SearchText, SortParam } from './list.js';
 
+/**
+ * The consecutive-year rule as a pattern: the last two digits of the first
+ * year, then those of the next (`…00-01` to `…99-00`), so a client generating
+ * from the document produces only years the server takes.
+ */
+const ACADEMIC_YEAR_PATTERN = `^\\d{2}(?:${Array.from({ length: 100 }, (_, yy) => {
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${pad(yy)}-${pad((yy + 1) % 100)}`;
+}).join('|')})$`;
+
 /** An academic year spanning two calendar years, `YYYY-YY` (`2026-27`). */
 export const AcademicYear = z
   .string()
@@ -9,7 +19,14 @@ export const AcademicYear = z
   .refine(
     (year) => (Number(year.slice(0, 4)) + 1) % 100 === Number(year.slice(5)),
     'the second year must follow the first (2026-27)',
-  );
+  )
+  .meta({
+    description:
+      'An academic year, `YYYY-YY`: the year it starts and the last two digits of the next ' +
+      'year (`2026-27`, `2099-00`). `2026-28` and `2026-26` are refused.',
+    pattern: ACADEMIC_YEAR_PATTERN,
+    examples: ['2026-27'],
+  });
 export type AcademicYear = z.infer<typeof AcademicYear>;
 
 const ClassName = PlainText(1, 80);

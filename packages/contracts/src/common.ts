@@ -24,11 +24,20 @@ export const AmountMinor = z
   .min(-MAX_AMOUNT_MINOR * 1000)
   .max(MAX_AMOUNT_MINOR * 1000);
 
-/** ISO 4217 alphabetic currency code, upper case (INR, USD, MXN). */
+/**
+ * ISO 4217 alphabetic currency code, upper case (INR, USD, MXN), one the
+ * runtime's ICU knows. The document lists the same codes as an enum, so a
+ * client offers exactly the ones the server takes.
+ */
 export const CurrencyCode = z
   .string()
   .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as INR')
-  .refine((code) => Intl.supportedValuesOf('currency').includes(code), 'unknown ISO 4217 currency');
+  .refine((code) => Intl.supportedValuesOf('currency').includes(code), 'unknown ISO 4217 currency')
+  .meta({
+    description: 'An ISO 4217 alphabetic currency code, upper case (`INR`, `USD`, `MXN`).',
+    enum: Intl.supportedValuesOf('currency'),
+    examples: ['INR'],
+  });
 export type CurrencyCode = z.infer<typeof CurrencyCode>;
 
 /** A money value: an integer count of minor units and the currency it is in. */
@@ -42,7 +51,25 @@ export type Money = z.infer<typeof Money>;
  */
 export const IsoDate = z.iso
   .date()
-  .refine((date) => !date.startsWith('0000-'), 'the year must be 0001 or later');
+  .refine((date) => !date.startsWith('0000-'), 'the year must be 0001 or later')
+  .meta({
+    description: 'A calendar date that exists, `YYYY-MM-DD`, in year 0001 or later.',
+    // zod's own date pattern (it checks leap years) with year 0000 left out.
+    pattern: `^(?!0000-)${z.regexes.date.source.slice(1)}`,
+  });
+/**
+ * An e-mail address (at most 254 characters), as zod checks it: the document
+ * carries zod's pattern besides `format: email`, because the format alone
+ * also allows quoted local parts and IP-literal domains, which are refused.
+ */
+export const Email = z
+  .email()
+  .max(254)
+  .meta({
+    description: 'An e-mail address such as `bursar@school.example`.',
+    pattern: z.regexes.email.source,
+  });
+
 /** An instant, ISO 8601 with an offset (`2026-11-22T10:00:00Z`). */
 export const IsoDateTime = z.iso.datetime({ offset: true });
 

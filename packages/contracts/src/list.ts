@@ -43,11 +43,20 @@ export const BooleanFlag = z.enum(['true', 'false']).transform((value) => value 
 
 /**
  * A PATCH body must change something: `{}` is a 422 on `body`. Checked only
- * when the fields themselves are valid, so an unknown key is reported once, as itself.
+ * when the fields themselves are valid, so an unknown key is reported once, as
+ * itself. The document says so with `minProperties: 1`.
  */
 export function nonEmptyPatch<T extends z.ZodObject>(schema: T): T {
-  return schema.refine((body) => Object.keys(body as object).length > 0, {
-    message: 'send at least one field to change',
-    when: (payload) => payload.issues.length === 0,
-  });
+  return schema
+    .refine((body) => Object.keys(body as object).length > 0, {
+      message: 'send at least one field to change',
+      when: (payload) => payload.issues.length === 0,
+    })
+    .meta({ ...NON_EMPTY_PATCH });
 }
+
+/** What the document says of every PATCH body: it names at least one field. */
+export const NON_EMPTY_PATCH = {
+  minProperties: 1,
+  description: 'Send at least one field to change; `{}` is refused.',
+} as const;

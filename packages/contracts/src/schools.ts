@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CurrencyCode, Id, IsoDateTime, PaginationQuery, paginated } from './common.js';
+import { CurrencyCode, Email, Id, IsoDateTime, PaginationQuery, paginated } from './common.js';
 import { nonEmptyPatch, PlainText, SearchText, SortParam } from './list.js';
 
 function acceptsTimeZone(timeZone: string): boolean {
@@ -31,7 +31,15 @@ export const TimeZone = z
     abort: true,
   })
   .refine(acceptsTimeZone, 'unknown IANA time zone')
-  .transform((zone) => CANONICAL_TIME_ZONES.get(zone.toLowerCase()) ?? zone);
+  .transform((zone) => CANONICAL_TIME_ZONES.get(zone.toLowerCase()) ?? zone)
+  .meta({
+    description:
+      'An IANA time zone name (`Asia/Kolkata`, `America/Mexico_City`, `UTC`) that the ' +
+      "server's time zone database knows; case does not matter and links such as " +
+      '`Asia/Calcutta` are accepted. A UTC offset (`+05:30`) is not a time zone: it ignores ' +
+      'daylight saving.',
+    examples: ['Asia/Kolkata'],
+  });
 export type TimeZone = z.infer<typeof TimeZone>;
 
 function canonicalLocale(tag: string): string | undefined {
@@ -42,6 +50,13 @@ function canonicalLocale(tag: string): string | undefined {
   }
 }
 
+/**
+ * What the document promises of a locale: language, optional script, optional
+ * region (`en`, `en-IN`, `zh-Hant-TW`). Every tag of this shape is one the
+ * server accepts; the server also takes longer well-formed BCP 47 tags.
+ */
+const LOCALE_PATTERN = '^[A-Za-z]{2,3}(?:-[A-Za-z]{4})?(?:-(?:[A-Za-z]{2}|\\d{3}))?$';
+
 /** A BCP 47 language tag (`en-IN`, `es-MX`, `hi`), stored in canonical case. */
 export const Locale = z
   .string()
@@ -49,7 +64,14 @@ export const Locale = z
   .min(2, { abort: true })
   .max(35, { abort: true })
   .refine((tag) => canonicalLocale(tag) !== undefined, 'must be a BCP 47 language tag such as en-IN')
-  .transform((tag) => canonicalLocale(tag)!);
+  .transform((tag) => canonicalLocale(tag)!)
+  .meta({
+    description:
+      'A BCP 47 language tag: language, optional script, optional region (`en-IN`, `es-MX`, ' +
+      '`hi`, `zh-Hant-TW`), stored in canonical case.',
+    pattern: LOCALE_PATTERN,
+    examples: ['en-IN'],
+  });
 export type Locale = z.infer<typeof Locale>;
 
 /**
@@ -64,23 +86,35 @@ export const LanguageTag = z
     abort: true,
   })
   .refine((tag) => canonicalLocale(tag) !== undefined, 'must be a BCP 47 language tag')
-  .transform((tag) => canonicalLocale(tag)!);
+  .transform((tag) => canonicalLocale(tag)!)
+  .meta({
+    description: 'A short BCP 47 tag, a language with an optional region (`en`, `hi`, `pt-BR`).',
+    examples: ['en'],
+  });
 export type LanguageTag = z.infer<typeof LanguageTag>;
 
 /**
  * A phone number in international form, starting with `+` and the country
  * code (`+919876543210`; spaces, dashes and brackets are tolerated). The api
- * checks it against the numbering plan and stores it as E.164.
+ * checks it against the numbering plan and stores it as E.164. The document
+ * asks for E.164 itself, the one spelling every client can produce and the
+ * server always takes the same way.
  */
 export const PhoneInput = z
   .string()
   .trim()
-  .regex(/^\+[\d\s().-]{6,24}$/, 'must be an international number starting with +, such as +919876543210');
+  .regex(/^\+[\d\s().-]{6,24}$/, 'must be an international number starting with +, such as +919876543210')
+  .meta({
+    description:
+      'A phone number in E.164 form: `+`, the country code and the number, digits only ' +
+      "(`+919876543210`). It must be a valid number under its country's numbering plan.",
+    pattern: z.regexes.e164.source,
+    examples: ['+919876543210'],
+  });
 export type PhoneInput = z.infer<typeof PhoneInput>;
 
 const SchoolName = PlainText(1, 200);
 const Address = PlainText(1, 500, { multiline: true });
-const ContactEmail = z.email().max(254);
 
 /** `POST /api/schools` (platform admins only). `locale` defaults to `en-IN`. */
 export const CreateSchoolBody = z.strictObject({
@@ -89,7 +123,7 @@ export const CreateSchoolBody = z.strictObject({
   timezone: TimeZone,
   locale: Locale.optional(),
   address: Address.optional(),
-  contactEmail: ContactEmail.optional(),
+  contactEmail: Email.optional(),
   contactPhone: PhoneInput.optional(),
 });
 export type CreateSchoolBody = z.infer<typeof CreateSchoolBody>;
@@ -105,7 +139,7 @@ export const UpdateSchoolBody = nonEmptyPatch(
     timezone: TimeZone.optional(),
     locale: Locale.optional(),
     address: Address.nullable().optional(),
-    contactEmail: ContactEmail.nullable().optional(),
+    contactEmail: Email.nullable().optional(),
     contactPhone: PhoneInput.nullable().optional(),
   }),
 );

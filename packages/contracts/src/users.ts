@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { StaffRole } from './auth.js';
-import { Id, IsoDateTime, PaginationQuery, paginated } from './common.js';
+import { Email, Id, IsoDateTime, PaginationQuery, paginated } from './common.js';
 import { nonEmptyPatch, PlainText, SearchText, SortParam } from './list.js';
 
 /** Whether a user may log in; a disabled user's sessions are revoked. */
@@ -19,10 +19,7 @@ export type SchoolUserParams = z.infer<typeof SchoolUserParams>;
  * platform admin through the API. Emails are unique across Bursar, case-insensitively (409).
  */
 export const CreateUserBody = z.strictObject({
-  email: z
-    .email()
-    .max(254)
-    .transform((email) => email.toLowerCase()),
+  email: Email.transform((email) => email.toLowerCase()),
   name: PlainText(1, 200),
   role: StaffRole,
   password: NewPassword,

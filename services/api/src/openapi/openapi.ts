@@ -179,10 +179,12 @@ function headerParams(schema: z.ZodType | undefined, where: string): z.ZodObject
 
 /**
  * Gives the contracts' object and enum schemas their export names as
- * components (`#/components/schemas/Invoice`), wherever they are nested. The
- * names live in zod-to-openapi's own metadata registry, so nothing else sees
- * them. A schema exported under two names (an alias) stays inline, since
- * either name would mislead on the other's routes.
+ * components (`#/components/schemas/Invoice`), wherever they are nested, and
+ * so too a string schema whose metadata lists an `enum` (`CurrencyCode`): a
+ * generated client gets one named type and the document lists the values
+ * once. The names live in zod-to-openapi's own metadata registry, so nothing
+ * else sees them. A schema exported under two names (an alias) stays inline,
+ * since either name would mislead on the other's routes.
  */
 let contractsNamed = false;
 function nameContractSchemas(): void {
@@ -190,7 +192,9 @@ function nameContractSchemas(): void {
   contractsNamed = true;
   const names = new Map<z.ZodType, string[]>();
   for (const [name, value] of Object.entries(contracts)) {
-    if (!(value instanceof z.ZodType) || !['object', 'enum'].includes(value.def.type)) continue;
+    if (!(value instanceof z.ZodType)) continue;
+    const listsValues = Array.isArray(value.meta()?.enum);
+    if (!['object', 'enum'].includes(value.def.type) && !listsValues) continue;
     names.set(value, [...(names.get(value) ?? []), name]);
   }
   for (const [schema, [name, ...aliases]] of names) {
