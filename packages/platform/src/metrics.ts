@@ -21,6 +21,28 @@ export const jobDuration = new client.Histogram({
   registers: [registry],
 });
 
+/** Outbox rows committed but not yet handed to Redis (all replicas report the same table). */
+export const outboxBacklog = new client.Gauge({
+  name: 'outbox_backlog',
+  help: 'Outbox rows not yet relayed to Redis',
+  registers: [registry],
+});
+
+/** Age of the oldest row not yet relayed: grows while Redis is away, 0 when the backlog is empty. */
+export const outboxOldestAgeSeconds = new client.Gauge({
+  name: 'outbox_oldest_age_seconds',
+  help: 'Age of the oldest outbox row not yet relayed, in seconds',
+  registers: [registry],
+});
+
+/** Rows this process handed to Redis: `new` the first time, `lost` again after Redis lost them. */
+export const outboxRelayed = new client.Counter({
+  name: 'outbox_relayed_total',
+  help: 'Outbox rows relayed to Redis by reason',
+  labelNames: ['reason'],
+  registers: [registry],
+});
+
 /** Records request duration labelled by the matched route pattern (not the raw path, to bound cardinality). */
 export function observeHttp(service: string): RequestHandler {
   return (req, res, next) => {

@@ -82,6 +82,17 @@ export interface JobHandler<D extends JobDefinition = JobDefinition> {
   process: (payload: z.infer<D['payload']>, job: Job) => Promise<unknown>;
 }
 
+/**
+ * Pairs a job kind with its processor, typed by the kind's payload, for a
+ * worker that runs several kinds (whose handler list cannot keep each payload type).
+ */
+export function jobHandler<D extends JobDefinition>(
+  definition: D,
+  process: (payload: z.infer<D['payload']>, job: Job) => Promise<unknown>,
+): JobHandler {
+  return { definition, process } as JobHandler;
+}
+
 export interface WorkerOptions {
   /** A worker-role connection (`maxRetriesPerRequest: null`). */
   connection: Redis;
@@ -182,7 +193,7 @@ export function createJobWorker<D extends JobDefinition>(
   processor: (payload: z.infer<D['payload']>, job: Job) => Promise<unknown>,
   options: WorkerOptions,
 ): Worker {
-  return createQueueWorker(definition.queue, [{ definition, process: processor } as JobHandler], options);
+  return createQueueWorker(definition.queue, [jobHandler(definition, processor)], options);
 }
 
 async function markOutboxCompleted(db: Kysely<DB>, outboxId: string): Promise<void> {
