@@ -62,13 +62,10 @@ export const IsoDate = z.iso
  * carries zod's pattern besides `format: email`, because the format alone
  * also allows quoted local parts and IP-literal domains, which are refused.
  */
-export const Email = z
-  .email()
-  .max(254)
-  .meta({
-    description: 'An e-mail address such as `bursar@school.example`.',
-    pattern: z.regexes.email.source,
-  });
+export const Email = z.email().max(254).meta({
+  description: 'An e-mail address such as `bursar@school.example`.',
+  pattern: z.regexes.email.source,
+});
 
 /** An instant, ISO 8601 with an offset (`2026-11-22T10:00:00Z`). */
 export const IsoDateTime = z.iso.datetime({ offset: true });
