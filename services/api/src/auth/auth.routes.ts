@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { AppError, LoginBody, LogoutBody, Me, RefreshBody, TokenResponse } from '@bursar/contracts';
+import { LoginBody, LogoutBody, Me, RefreshBody, TokenResponse } from '@bursar/contracts';
 import { describeRoute, route } from '@bursar/platform';
 import type { ApiContext } from '../context.js';
 import { getMe, logIn, logOut, refresh } from './auth.service.js';
@@ -19,17 +19,10 @@ export function authRoutes({ db, keys, loginLimiter }: ApiContext): Router {
       },
       async ({ body, req }) => {
         const ip = req.ip ?? 'unknown';
-        await loginLimiter.check(body.email, ip);
-        try {
-          const tokens = await logIn(db, keys, body.email, body.password);
-          await loginLimiter.recordSuccess(body.email);
-          return tokens;
-        } catch (error) {
-          if (error instanceof AppError && error.code === 'unauthenticated') {
-            await loginLimiter.recordFailure(body.email, ip);
-          }
-          throw error;
-        }
+        await loginLimiter.attempt(body.email, ip);
+        const tokens = await logIn(db, keys, body.email, body.password);
+        await loginLimiter.succeeded(body.email, ip);
+        return tokens;
       },
     ),
   );
