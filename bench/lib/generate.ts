@@ -52,6 +52,12 @@ export interface Plan {
   scale: number;
   seed: number;
   academicYear: string;
+  /**
+   * First day of the first billing month: `billingMonths` months ending with the month the
+   * data is generated in (see `billingStartFor`), so the aging buckets of a statement asked
+   * for today all hold something whatever day that is.
+   */
+  billingStart: string;
   /** Stored in every generated user; no password verifies against the default. */
   passwordHash: string;
   schools: SchoolPlan[];
@@ -68,8 +74,7 @@ export const BASE = {
   accountantsPerSchool: 2,
   /** Student k gets `invoicesPerStudent + 2 - k % 5` invoices (10..14). */
   invoicesPerStudent: 12,
-  /** Invoices are issued over this many months from `billingStart` (2025-04 .. 2026-11). */
-  billingStart: '2025-04-01',
+  /** Invoices are issued over this many months from the plan's `billingStart` (see `billingStartFor`). */
   billingMonths: 20,
   /** Percent of invoices fully paid, partly paid (the rest are unpaid); each paid one has 1-3 payments. */
   fullyPaidPercent: 60,
@@ -77,6 +82,38 @@ export const BASE = {
   /** Percent of invoices with payments whose last payment was (partly) refunded. */
   refundedPercent: 2,
 } as const;
+
+/**
+ * The month (counted from `billingStart`) of the latest invoice any student gets: student k's
+ * invoice i of n is issued in month `i * billingMonths / n`, in integer division as the insert
+ * computes it, so with 10 to 14 invoices the last one lands in month 18, not 19.
+ */
+const LAST_BILLING_MONTH = Math.max(
+  ...[0, 1, 2, 3, 4].map((r) => {
+    const n = BASE.invoicesPerStudent + 2 - r;
+    return Math.floor(((n - 1) * BASE.billingMonths) / n);
+  }),
+);
+
+/**
+ * The first day (`YYYY-MM-DD`, UTC) of a billing period whose last invoices are issued in
+ * `today`'s month (some of them later in the month, as a school bills a month ahead), so a
+ * statement for any day of that month has money in every aging bucket: not yet due from this
+ * month's bills, 1-30 days from last month's, and so on. Data placed at fixed dates ages:
+ * generated in November 2026 it filled every bucket of a statement for that day, and a month
+ * later the "not yet due" bucket was empty and the benchmark's own check failed.
+ */
+export function billingStartFor(today: Date = new Date()): string {
+  return new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth() - LAST_BILLING_MONTH, 1))
+    .toISOString()
+    .slice(0, 10);
+}
+
+/** The academic year (April to March, as Indian schools keep it) `today` falls in, like `2026-27`. */
+export function academicYearFor(today: Date = new Date()): string {
+  const start = today.getUTCMonth() >= 3 ? today.getUTCFullYear() : today.getUTCFullYear() - 1;
+  return `${start}-${String((start + 1) % 100).padStart(2, '0')}`;
+}
 
 /** Invoices for a school of `students`: student k has `12 + 2 - k % 5`, so every 5 students have 60. */
 export function invoicesFor(students: number): number {
@@ -128,7 +165,8 @@ export function planCounts(
   return {
     scale,
     seed,
-    academicYear: options.academicYear ?? '2026-27',
+    academicYear: options.academicYear ?? academicYearFor(),
+    billingStart: options.billingStart ?? billingStartFor(),
     passwordHash: options.passwordHash ?? '!bench-no-login',
     schools: sizes.map((students, i) => {
       const classes = Math.max(1, Math.ceil(students / BASE.studentsPerClass));
@@ -383,7 +421,7 @@ export const GENERATORS: EntityGenerator[] = [
          ) v
          join schools s on s.id = v.school_id
          order by v.issue_date, v.no, v.k, v.i`,
-        [BASE.billingStart, BASE.billingMonths, BASE.invoicesPerStudent],
+        [plan.billingStart, BASE.billingMonths, BASE.invoicesPerStudent],
       ),
   },
   {
@@ -796,6 +834,15 @@ export function sourceFingerprint(): string {
   return SOURCE_FINGERPRINT;
 }
 
+/**
+ * What a generated database's marker records: the sources and the billing period's first day.
+ * Data generated in an earlier month is placed at dates that have aged since, so it is
+ * regenerated rather than reused.
+ */
+function dataFingerprint(billingStart: string): string {
+  return `${SOURCE_FINGERPRINT}@${billingStart}`;
+}
+
 /** One row saying what the database holds; written in the generating transaction, so only complete data has one. */
 const MARKER_TABLE = 'bench_generation';
 
@@ -911,7 +958,11 @@ export async function generate(options: GenerateOptions): Promise<GenerateReport
     await verifyForeignKeys(client, TABLES, log);
     await verifyLedger(client, log);
     logStep(log, 'verify', undefined, performance.now() - stepStart);
-    await writeMarker(client, { scale: options.scale, seed, fingerprint: sourceFingerprint() }, tables);
+    await writeMarker(
+      client,
+      { scale: options.scale, seed, fingerprint: dataFingerprint(plan.billingStart) },
+      tables,
+    );
     await client.query('commit');
   } catch (error) {
     await client.query('rollback').catch(() => undefined);
@@ -1003,7 +1054,7 @@ export async function ensureGenerated(options: EnsureOptions): Promise<{ reused:
       `ensureGenerated drops and recreates its database; ${name} is not a bursar_bench* database`,
     );
   }
-  const wanted: Marker = { scale: options.scale, seed, fingerprint: sourceFingerprint() };
+  const wanted: Marker = { scale: options.scale, seed, fingerprint: dataFingerprint(billingStartFor()) };
   const found = await readMarker(options.databaseUrl);
   if (
     found &&
