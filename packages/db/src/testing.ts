@@ -75,8 +75,13 @@ export async function dropTestDatabase(url: string): Promise<void> {
 }
 
 async function dropStaleTestDatabases(serverUrl: string): Promise<void> {
-  const cutoff = Math.floor(Date.now() / 1000) - STALE_AFTER_SECONDS;
   await withAdminClient(serverUrl, async (client) => {
+    // "Stale" by the server's clock, not this process's: a run under a faked clock (`pnpm
+    // test:future`) would otherwise see every other run's databases as years old and drop them.
+    const { rows: clock } = await client.query<{ now: string }>(
+      'select extract(epoch from now())::bigint::text as now',
+    );
+    const cutoff = Number(clock[0]!.now) - STALE_AFTER_SECONDS;
     const { rows } = await client.query<{ datname: string }>(
       'select datname from pg_database where datname like $1',
       [`${TEST_DATABASE_PREFIX}%`],
