@@ -4,23 +4,32 @@
  * nothing answers), migrates, seeds the demo school, then runs the five
  * processes and Caddy with prefixed, coloured logs. Ctrl+C stops it all.
  */
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { concurrently } from 'concurrently';
 import { migrate } from '../packages/db/src/cli.js';
 import {
+  caddyInstallPlan,
+  machineFacts,
   onPath,
   postgresAnswers,
   redisAnswers,
+  runInstallSteps,
   startEmbeddedPostgres,
   startLocalRedis,
 } from './lib/dependencies.js';
-import { portEnv, SERVICE_COMMAND, SERVICES } from './lib/services.js';
+import { bannerLinks, portEnv, SERVICE_COMMAND, SERVICES } from './lib/services.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dataDir = join(root, '.data');
 const env = process.env;
 const stoppers: (() => Promise<void>)[] = [];
+/** Set by the first Ctrl+C (or SIGTERM); from then on the script only winds down. */
+let stopping = false;
+/** True once concurrently runs the processes: it forwards signals and they stop themselves. */
+let processesRunning = false;
 
 function say(message: string): void {
   process.stdout.write(`\x1b[1m[bursar]\x1b[0m ${message}\n`);
@@ -32,18 +41,50 @@ function fail(message: string): never {
 }
 
 async function stopDependencies(): Promise<void> {
-  for (const stop of stoppers.reverse())
+  for (const stop of stoppers.splice(0).reverse())
     await stop().catch((error: unknown) => say(`while stopping: ${String(error)}`));
+}
+
+// Ctrl+C is a normal way to end `pnpm start`: it exits 0 (pnpm reports any
+// other code, or death by signal, as "ELIFECYCLE Command failed"). The
+// handlers stay for the whole run, so a second Ctrl+C does not kill the
+// script before it has stopped the local databases.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    if (processesRunning) return;
+    say('stopping');
+    void stopDependencies().then(() => process.exit(0));
+  });
+}
+
+/**
+ * Installs Caddy where that can be done without asking anyone anything (apt as
+ * root or with passwordless sudo, Homebrew on macOS); otherwise stops with how
+ * to install it by hand.
+ */
+function ensureCaddy(): void {
+  if (onPath('caddy')) return;
+  const manual =
+    'Caddy is not installed. Install it with `sudo apt-get install -y caddy` (Debian/Ubuntu) or `brew install caddy` (macOS).';
+  const plan = caddyInstallPlan(machineFacts());
+  if (plan.kind === 'manual') fail(`${manual}\n(It was not installed automatically: ${plan.reason}.)`);
+  say(`Caddy is not installed; installing it: ${plan.how}`);
+  if (!runInstallSteps(plan.steps) || !onPath('caddy'))
+    fail(`installing Caddy failed (see above). ${manual}`);
+  say(`Caddy installed (${spawnSync('caddy', ['version'], { encoding: 'utf8' }).stdout.trim()})`);
+  if (plan.how.startsWith('apt-get')) {
+    say(
+      'note: the Debian package also runs a system Caddy on port 80; `sudo systemctl disable --now caddy` stops it',
+    );
+  }
 }
 
 async function ensureDependencies(): Promise<{ databaseUrl: string; redisUrl: string }> {
   let databaseUrl = env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/bursar';
   const redisUrl = env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-  if (!onPath('caddy')) {
-    fail(
-      'Caddy is not installed. Install it with `sudo apt-get install -y caddy` (Debian/Ubuntu) or `brew install caddy` (macOS).',
-    );
-  }
+  ensureCaddy();
   if (!(await postgresAnswers(databaseUrl))) {
     say(`no PostgreSQL at ${new URL(databaseUrl).host}; starting a project-local one under .data/postgres`);
     try {
@@ -72,13 +113,19 @@ async function ensureDependencies(): Promise<{ databaseUrl: string; redisUrl: st
 }
 
 async function seed(childEnv: NodeJS.ProcessEnv): Promise<void> {
-  const { spawnSync } = await import('node:child_process');
-  const result = spawnSync('node', ['--import', 'tsx', 'src/seed/cli.ts'], {
+  // Not spawnSync: a Ctrl+C while seeding must reach this script's handler.
+  const child = spawn('node', ['--import', 'tsx', 'src/seed/cli.ts'], {
     cwd: join(root, 'services/api'),
     env: childEnv,
     stdio: 'inherit',
   });
-  if (result.status !== 0) throw new Error('seeding the demo data failed');
+  const [code] = (await once(child, 'exit')) as [number | null];
+  if (code !== 0) throw new Error('seeding the demo data failed');
+}
+
+/** One aligned banner line. */
+function line(label: string, value: string): string {
+  return `  ${label.padEnd(17)}${value}`;
 }
 
 async function waitHealthy(base: string, paths: string[], timeoutMs: number): Promise<string[]> {
@@ -104,25 +151,39 @@ async function waitHealthy(base: string, paths: string[], timeoutMs: number): Pr
 async function main(): Promise<void> {
   const { databaseUrl, redisUrl } = await ensureDependencies();
   const ports = portEnv(env);
-  const childEnv: NodeJS.ProcessEnv = { ...env, ...ports, DATABASE_URL: databaseUrl, REDIS_URL: redisUrl };
+  const childEnv: NodeJS.ProcessEnv = {
+    ...env,
+    ...ports,
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redisUrl,
+    // A person reads this terminal, but the services' stdout is concurrently's
+    // pipe: ask for readable logs unless the user chose, or runs production.
+    ...(env.LOG_FORMAT || env.NODE_ENV === 'production' ? {} : { LOG_FORMAT: 'pretty' }),
+  };
 
   say('migrating');
   await migrate(databaseUrl);
+  if (stopping) return;
   say('seeding demo data');
   await seed(childEnv);
+  if (stopping) return;
 
-  const { result, commands } = concurrently(
+  // `exec`: concurrently runs each command through `sh -c`, and the shell
+  // (not the process, which stops cleanly and exits 0) would otherwise be the
+  // one a signal ends, reported as "exited with code SIGINT".
+  processesRunning = true;
+  const { result } = concurrently(
     [
       ...SERVICES.map((spec) => ({
         name: spec.name,
-        command: SERVICE_COMMAND,
+        command: `exec ${SERVICE_COMMAND}`,
         cwd: join(root, spec.cwd),
         env: { ...childEnv, OTEL_SERVICE_NAME: `bursar-${spec.name}` },
         prefixColor: spec.color,
       })),
       {
         name: 'caddy',
-        command: 'caddy run --config Caddyfile --adapter caddyfile',
+        command: 'exec caddy run --config Caddyfile --adapter caddyfile',
         cwd: root,
         env: childEnv,
         prefixColor: 'gray',
@@ -136,6 +197,7 @@ async function main(): Promise<void> {
     spec.prefix ? [`${spec.prefix}/healthz`, `${spec.prefix}/readyz`] : [],
   );
   void waitHealthy(base, healthPaths, 90_000).then((unhealthy) => {
+    if (stopping) return;
     if (unhealthy.length) {
       say(`\x1b[31mnot healthy after 90 s: ${unhealthy.join(', ')}\x1b[0m`);
       return;
@@ -144,14 +206,17 @@ async function main(): Promise<void> {
     say(
       [
         '\x1b[32mBursar is up\x1b[0m',
-        `  API          ${base}/api  (OpenAPI: ${base}/api/openapi.json)`,
-        `  Job board    ${base}/admin/queues`,
-        `  Webhooks     ${base}/webhooks/razorpay, ${base}/webhooks/stripe`,
-        `  Notify       ${base}/notify`,
-        `  AI drafts    ${base}/ai`,
-        `  Worker       http://127.0.0.1:${ports.WORKER_PORT}/healthz (private)`,
-        `  Platform admin  ${adminEmail} / ${env.BURSAR_ADMIN_PASSWORD ? '(BURSAR_ADMIN_PASSWORD)' : 'change_me'}`,
-        `  Demo school     principal@greenwood.example, bursar@greenwood.example, teacher@greenwood.example / ${env.BURSAR_DEMO_PASSWORD ? '(BURSAR_DEMO_PASSWORD)' : 'demo_pass'}`,
+        ...bannerLinks(ports).map(({ label, url, note }) =>
+          line(label, `${url}${note ? `  (${note})` : ''}`),
+        ),
+        line(
+          'Platform admin',
+          `${adminEmail} / ${env.BURSAR_ADMIN_PASSWORD ? '(BURSAR_ADMIN_PASSWORD)' : 'change_me'}`,
+        ),
+        line(
+          'Demo school',
+          `principal@greenwood.example, bursar@greenwood.example, teacher@greenwood.example / ${env.BURSAR_DEMO_PASSWORD ? '(BURSAR_DEMO_PASSWORD)' : 'demo_pass'}`,
+        ),
         '  Ctrl+C stops everything.',
       ].join('\n'),
     );
@@ -171,7 +236,6 @@ async function main(): Promise<void> {
       );
     }
   }
-  void commands;
   await stopDependencies();
   say('stopped');
   process.exit(exitCode);
@@ -179,5 +243,10 @@ async function main(): Promise<void> {
 
 main().catch(async (error: unknown) => {
   await stopDependencies();
+  // A step cut short by Ctrl+C (the seed, a migration) is not a failure.
+  if (stopping) {
+    say('stopped');
+    process.exit(0);
+  }
   fail(error instanceof Error ? error.message : String(error));
 });

@@ -8,9 +8,9 @@ import { SERVICES } from '../scripts/lib/services.js';
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 /**
- * The whole stack, started exactly as `pnpm start` starts it (scripts/start.ts),
- * on its own ports, database and queue prefix so it never meets a developer's
- * running stack.
+ * The whole stack, started by `pnpm start` itself (pnpm's verdict on Ctrl+C is
+ * part of what is tested), on its own ports, database and queue prefix so it
+ * never meets a developer's running stack.
  */
 describe('the stack behind Caddy', async () => {
   // At collection time, not in beforeAll: freshDatabase registers the afterAll that drops it.
@@ -24,17 +24,20 @@ describe('the stack behind Caddy', async () => {
     for (const spec of SERVICES) ports[spec.portVar] = String(await freePort());
     ports.BURSAR_PORT = String(await freePort());
     base = `http://127.0.0.1:${ports.BURSAR_PORT}`;
-    child = spawn('node', ['--import', 'tsx', 'scripts/start.ts'], {
+    // Whatever the developer's shell says, the start script picks the log format.
+    const { LOG_FORMAT: _ignored, ...inherited } = process.env;
+    child = spawn('pnpm', ['start'], {
       cwd: root,
       // Its own process group, so the test can send Ctrl+C to everything as a terminal would.
       detached: true,
       env: {
-        ...process.env,
+        ...inherited,
         ...ports,
         DATABASE_URL: databaseUrl,
         REDIS_URL: testRedisUrl(),
         QUEUE_PREFIX: testQueuePrefix(),
-        LOG_LEVEL: 'warn',
+        NODE_ENV: 'development',
+        LOG_LEVEL: 'info',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -53,14 +56,32 @@ describe('the stack behind Caddy', async () => {
   });
 
   const families = ['/api', '/webhooks', '/notify', '/ai'];
+  /** The output without colours (concurrently and pino-pretty colour it when FORCE_COLOR is set). */
+  // eslint-disable-next-line no-control-regex
+  const plain = () => output.replace(/\x1b\[[0-9;]*m/g, '');
 
-  it.each(families)('%s/healthz and %s/readyz answer 200 through Caddy', async (prefix) => {
+  it.each(families)('%s/healthz and /readyz answer 200 through Caddy', async (prefix) => {
     for (const probe of ['healthz', 'readyz']) {
       const response = await fetch(`${base}${prefix}/${probe}`);
       expect(response.status, `${prefix}/${probe}`).toBe(200);
       expect(response.headers.get('x-request-id')).toBeTruthy();
       expect(response.headers.get('x-content-type-options')).toBe('nosniff');
     }
+  });
+
+  it('lists in its banner only URLs that answer', async () => {
+    const banner = plain().slice(plain().indexOf('Bursar is up'));
+    const urls = [...banner.matchAll(/https?:\/\/[^\s,)]+/g)].map((match) => match[0]);
+    expect(urls.length).toBeGreaterThan(5);
+    for (const url of urls) expect((await fetch(url)).status, url).toBe(200);
+    expect(banner).not.toContain('/admin/queues');
+  });
+
+  it('logs for a person: pretty lines, not JSON', () => {
+    for (const spec of SERVICES) {
+      expect(plain()).toMatch(new RegExp(`INFO \\(${spec.name}\\): ${spec.name} listening`));
+    }
+    expect(plain()).not.toMatch(/^\[api\s*\] \{"level"/m);
   });
 
   it('routes each path family to its own service', async () => {
@@ -83,7 +104,12 @@ describe('the stack behind Caddy', async () => {
     const direct = await fetch(`http://127.0.0.1:${ports.WORKER_PORT}/readyz`);
     expect(direct.status).toBe(200);
     expect(await direct.json()).toMatchObject({ service: 'worker', status: 'ready' });
-    expect((await fetch(`${base}/metrics`)).status).toBe(404);
+    for (const prefix of ['', ...families]) {
+      const metrics = await fetch(`${base}${prefix}/metrics`);
+      expect(metrics.status, `${prefix}/metrics`).toBe(404);
+      expect(metrics.headers.get('content-type')).toContain('application/problem+json');
+      expect(await metrics.text()).not.toContain('# TYPE');
+    }
   });
 
   it('answers problem+json through Caddy for unknown paths, bad JSON and oversized bodies', async () => {
@@ -109,11 +135,17 @@ describe('the stack behind Caddy', async () => {
     expect(big.headers.get('x-request-id')).toBeTruthy();
   });
 
-  it('stops every process cleanly on Ctrl+C', async () => {
+  it('stops every process cleanly on Ctrl+C, and pnpm calls it a success', async () => {
     const exited = once(child, 'exit');
+    // As a terminal does: the signal goes to the whole foreground process group.
     process.kill(-child.pid!, 'SIGINT');
-    const [code] = await exited;
-    expect(code, output.slice(-3000)).toBe(0);
+    const [code, signal] = await exited;
+    expect({ code, signal }, output.slice(-3000)).toEqual({ code: 0, signal: null });
+    expect(plain()).not.toContain('ELIFECYCLE');
+    expect(plain()).not.toMatch(/exited with code (?!0\b)/);
+    for (const name of [...SERVICES.map((spec) => spec.name), 'caddy']) {
+      expect(plain()).toMatch(new RegExp(`^\\[${name}\\s*\\] .* exited with code 0$`, 'm'));
+    }
     await expect(fetch(`${base}/api/healthz`)).rejects.toThrow();
     await expect(fetch(`http://127.0.0.1:${ports.API_PORT}/healthz`)).rejects.toThrow();
   }, 30_000);

@@ -21,6 +21,7 @@ export async function postgresAnswers(url: string): Promise<boolean> {
   }
 }
 
+/** True when a Redis server answers PING at the URL. */
 export async function redisAnswers(url: string): Promise<boolean> {
   const redis = new Redis(url, {
     lazyConnect: true,
@@ -43,8 +44,91 @@ function isLocal(url: string): boolean {
   return ['127.0.0.1', 'localhost', '::1', '[::1]'].includes(new URL(url).hostname);
 }
 
+/** True when `command` is an executable on PATH. */
 export function onPath(command: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+}
+
+/** What is known about the machine when Caddy is missing. */
+export interface MachineFacts {
+  platform: NodeJS.Platform;
+  /** `process.getuid()`, undefined where there is none (Windows). */
+  uid: number | undefined;
+  hasAptGet: boolean;
+  hasBrew: boolean;
+  /** `sudo -n true` succeeds: sudo works without asking for a password. */
+  passwordlessSudo: boolean;
+}
+
+/** One command of an install, as argv, with the environment it needs on top of ours. */
+export interface InstallStep {
+  argv: string[];
+  env?: Record<string, string>;
+}
+
+export type CaddyInstallPlan =
+  { kind: 'install'; how: string; steps: InstallStep[] } | { kind: 'manual'; reason: string };
+
+/**
+ * How `pnpm start` can install Caddy on this machine, or why it cannot. A
+ * pure function of the facts, so every branch is tested without touching the
+ * machine: apt on Debian/Ubuntu as root or with passwordless sudo (never a
+ * password prompt in the middle of a start), Homebrew on macOS.
+ */
+export function caddyInstallPlan(facts: MachineFacts): CaddyInstallPlan {
+  if (facts.platform === 'darwin') {
+    if (!facts.hasBrew) return { kind: 'manual', reason: 'Homebrew is not installed' };
+    // Homebrew refuses to run as root, and needs no sudo.
+    if (facts.uid === 0) return { kind: 'manual', reason: 'Homebrew does not run as root' };
+    return { kind: 'install', how: 'brew install caddy', steps: [{ argv: ['brew', 'install', 'caddy'] }] };
+  }
+  if (facts.platform !== 'linux') {
+    return { kind: 'manual', reason: `automatic install is not supported on ${facts.platform}` };
+  }
+  if (!facts.hasAptGet) return { kind: 'manual', reason: 'this is not a Debian/Ubuntu system (no apt-get)' };
+  let prefix: string[];
+  let who: string;
+  if (facts.uid === 0) {
+    prefix = [];
+    who = 'as root';
+  } else if (facts.passwordlessSudo) {
+    // -n: fail rather than prompt if sudo changes its mind; env: sudo resets the environment.
+    prefix = ['sudo', '-n', 'env', 'DEBIAN_FRONTEND=noninteractive'];
+    who = 'with sudo';
+  } else {
+    return { kind: 'manual', reason: 'installing needs root, and sudo asks for a password' };
+  }
+  const noninteractive = { DEBIAN_FRONTEND: 'noninteractive' };
+  return {
+    kind: 'install',
+    how: `apt-get update && apt-get install -y caddy (${who})`,
+    steps: [
+      { argv: [...prefix, 'apt-get', 'update'], env: noninteractive },
+      { argv: [...prefix, 'apt-get', 'install', '-y', 'caddy'], env: noninteractive },
+    ],
+  };
+}
+
+/** The facts `caddyInstallPlan` needs, read from this machine. */
+export function machineFacts(): MachineFacts {
+  const hasSudo = onPath('sudo');
+  return {
+    platform: process.platform,
+    uid: process.getuid?.(),
+    hasAptGet: onPath('apt-get'),
+    hasBrew: onPath('brew'),
+    passwordlessSudo: hasSudo && spawnSync('sudo', ['-n', 'true'], { stdio: 'ignore' }).status === 0,
+  };
+}
+
+/** Runs the plan's steps with their output on this terminal; true when every step succeeded. */
+export function runInstallSteps(steps: InstallStep[]): boolean {
+  for (const step of steps) {
+    const [command, ...args] = step.argv as [string, ...string[]];
+    const result = spawnSync(command, args, { stdio: 'inherit', env: { ...process.env, ...step.env } });
+    if (result.status !== 0) return false;
+  }
+  return true;
 }
 
 /**

@@ -77,3 +77,23 @@ export function portEnv(env: NodeJS.ProcessEnv): Record<string, string> {
   out.BURSAR_PORT = env.BURSAR_PORT ?? '8080';
   return out;
 }
+
+/**
+ * The URLs the start banner lists: only what answers today (a test fetches
+ * every one). Add a line when a feature with a page lands, not before.
+ */
+export function bannerLinks(ports: Record<string, string>): { label: string; url: string; note?: string }[] {
+  const base = `http://127.0.0.1:${ports.BURSAR_PORT}`;
+  return [
+    { label: 'API docs', url: `${base}/api/docs`, note: `OpenAPI: ${base}/api/openapi.json` },
+    ...SERVICES.map((spec) =>
+      spec.prefix
+        ? { label: spec.name, url: `${base}${spec.prefix}/healthz` }
+        : {
+            label: spec.name,
+            url: `http://127.0.0.1:${ports[spec.portVar]}/healthz`,
+            note: 'private, not behind Caddy',
+          },
+    ),
+  ];
+}

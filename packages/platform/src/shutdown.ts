@@ -25,10 +25,16 @@ export class Shutdown {
     this.hooks.push({ name, phase, run });
   }
 
-  /** Installs SIGTERM and SIGINT handlers that run the hooks then exit 0. */
+  /**
+   * Installs SIGTERM and SIGINT handlers that run the hooks then exit 0.
+   * They stay installed: Ctrl+C reaches a process twice under a runner (from
+   * the terminal and forwarded by the runner), and a second signal must not
+   * kill it mid-shutdown with the default action; the deadline still bounds it.
+   */
   installSignalHandlers(): void {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-      process.once(signal, () => {
+      process.on(signal, () => {
+        if (this.started) return;
         this.logger.info({ signal }, 'shutting down');
         void this.run().then(
           () => this.exit(0),
