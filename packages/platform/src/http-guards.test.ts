@@ -77,7 +77,7 @@ describe('http guards', async () => {
     expect(response.status).toBe(405);
     expect(response.headers.get('allow')).toBe('GET, HEAD, POST');
     expect(response.headers.get('content-type')).toContain('application/problem+json');
-    expect((await response.json()).code).toBe('method_not_allowed');
+    expect(((await response.json()) as { code: string }).code).toBe('method_not_allowed');
     expect((await fetch(`${url}/guards/nothing`, { method: 'PUT' })).status).toBe(404);
   });
 
@@ -89,7 +89,7 @@ describe('http guards', async () => {
         body,
       });
       expect(response.status, body).toBe(422);
-      expect((await response.json()).errors[0]).toMatchObject({ path: 'body' });
+      expect(((await response.json()) as { errors: unknown[] }).errors[0]).toMatchObject({ path: 'body' });
     }
     const broken = await fetch(`${url}/guards/items`, {
       method: 'POST',
@@ -171,10 +171,10 @@ describe('http guards', async () => {
 
   it('takes the client address from X-Forwarded-For only from the trusted proxy', async () => {
     const viaLoopback = await fetch(`${url}/guards/ip`, { headers: { 'x-forwarded-for': '203.0.113.9' } });
-    expect((await viaLoopback.json()).ip).toBe('203.0.113.9');
+    expect(((await viaLoopback.json()) as { ip: string }).ip).toBe('203.0.113.9');
     // Caddy is at another address: a direct caller on loopback cannot choose its address.
     const strict = await startApp(app({ TRUST_PROXY: '10.1.2.3' }));
     const direct = await fetch(`${strict.url}/guards/ip`, { headers: { 'x-forwarded-for': '203.0.113.9' } });
-    expect((await direct.json()).ip).toMatch(/127\.0\.0\.1/);
+    expect(((await direct.json()) as { ip: string }).ip).toMatch(/127\.0\.0\.1/);
   });
 });

@@ -17,7 +17,7 @@ import {
   voidInvoice,
 } from '@bursar/ledger';
 import { toInvoice } from './invoices.mapper.js';
-import { notFound, recordAudit, type Actor } from '@bursar/platform';
+import { notFound, recordAudit, writeSchool, type Actor } from '@bursar/platform';
 
 /** Loads an invoice as the API shows it, or 404 (also for another school's invoice). */
 export async function findInvoice(
@@ -48,14 +48,19 @@ export async function studentSchool(
   return row;
 }
 
-export async function createInvoice(
-  db: Kysely<DB>,
-  actor: Actor,
-  scope: string | null,
-  body: CreateInvoiceBody,
-) {
+/**
+ * Issues an invoice to a student. The student names the school: staff may not
+ * set `schoolId`, and a platform admin need not (one that contradicts the
+ * student's school is a 422).
+ */
+export async function createInvoice(db: Kysely<DB>, actor: Actor, body: CreateInvoiceBody) {
+  const { caller } = actor;
+  // Staff who name a school are refused before anything is read; platform admins look across schools.
+  const scope = caller.role === 'platform_admin' ? null : writeSchool(caller, body.schoolId);
   return db.transaction().execute(async (trx) => {
-    const { schoolId, timezone } = await studentSchool(trx, scope, body.studentId);
+    const student = await studentSchool(trx, scope, body.studentId);
+    const schoolId = writeSchool(caller, body.schoolId, student.schoolId);
+    const { timezone } = student;
     const id = await issueInvoice(trx, {
       schoolId,
       studentId: body.studentId,

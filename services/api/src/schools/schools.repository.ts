@@ -129,3 +129,9 @@ export async function schoolHasInvoices(db: Db, schoolId: string): Promise<boole
 export function liveSchoolIds(db: Db) {
   return db.selectFrom('schools').select('schools.id').where('schools.deletedAt', 'is', null);
 }
+
+/** The id of the only school that is not deleted, when there is exactly one. */
+export async function onlySchoolId(db: Db): Promise<string | undefined> {
+  const rows = await db.selectFrom('schools').select('id').where('deletedAt', 'is', null).limit(2).execute();
+  return rows.length === 1 ? rows[0]!.id : undefined;
+}

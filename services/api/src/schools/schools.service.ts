@@ -9,14 +9,7 @@ import type {
   SchoolDetail,
   UpdateSchoolBody,
 } from '@bursar/contracts';
-import {
-  type Caller,
-  notFound,
-  writeSchool,
-  fieldError,
-  recordAudit,
-  type Actor,
-} from '@bursar/platform';
+import { type Caller, notFound, writeSchool, fieldError, recordAudit, type Actor } from '@bursar/platform';
 import { normalisePhone } from '../guardians/phone.js';
 import { disableSchoolUsers } from '../users/users.repository.js';
 import {
@@ -25,6 +18,7 @@ import {
   insertSchool,
   listSchools as selectSchools,
   lockSchool,
+  onlySchoolId,
   schoolHasInvoices,
   schoolHasStudents,
   softDeleteSchool,
@@ -163,15 +157,22 @@ export async function deleteSchool(trx: Transaction<DB>, actor: Actor, id: strin
 
 /**
  * The school a new row goes into (see `writeSchool`), locked against a
- * concurrent delete for the rest of the transaction. A platform admin naming a
- * school that does not exist gets a 422 on `body.schoolId`.
+ * concurrent delete for the rest of the transaction. A platform admin need not
+ * name it when the request already implies it (`implied`: the school of the
+ * class or student the row hangs on) or when there is only one school; a
+ * `schoolId` that contradicts the implied one, or names no school, is a 422.
  */
 export async function schoolForWrite(
   trx: Transaction<DB>,
   caller: Caller,
   requested: string | undefined,
+  implied?: string,
 ) {
-  const schoolId = writeSchool(caller, requested);
+  let inferred = implied;
+  if (caller.role === 'platform_admin' && requested === undefined && inferred === undefined) {
+    inferred = await onlySchoolId(trx);
+  }
+  const schoolId = writeSchool(caller, requested, inferred);
   const school = await lockSchool(trx, null, schoolId, 'share');
   if (!school) {
     if (caller.role === 'platform_admin') throw fieldError('body.schoolId', 'no such school');

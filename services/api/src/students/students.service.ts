@@ -72,7 +72,12 @@ export async function createStudent(
   body: CreateStudentBody,
 ): Promise<Student> {
   const { schoolId: requested, ...values } = body;
-  const school = await schoolForWrite(trx, actor.caller, requested);
+  // A platform admin need not repeat the school the student's class already names.
+  const classSchool =
+    actor.caller.role === 'platform_admin' && values.classId
+      ? (await findClass(trx, null, values.classId))?.schoolId
+      : undefined;
+  const school = await schoolForWrite(trx, actor.caller, requested, classSchool);
   await assertClassInSchool(trx, school.id, values.classId);
   let created: Student;
   try {
