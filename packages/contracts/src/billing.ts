@@ -335,7 +335,9 @@ export const CreateFeePlanBody = z
       .array(z.strictObject({ name: z.string().trim().min(1).max(80), amountMinor: PositiveAmountMinor }))
       .min(1)
       .max(50)
-      .meta({ description: '1 to 50 fee heads; their names are unique, ignoring case.' }),
+      .meta({
+        description: `1 to 50 fee heads; their names are unique, ignoring case, and their amounts add up to at most ${MAX_AMOUNT_MINOR} minor units.`,
+      }),
     instalments: z
       .array(
         z.strictObject({
@@ -363,7 +365,18 @@ export const CreateFeePlanBody = z
   .refine((body) => new Set(body.heads.map((h) => h.name.toLowerCase())).size === body.heads.length, {
     message: 'fee head names must be unique',
     path: ['heads'],
-  });
+  })
+  // Every invoice the plan issues is a share of the heads' sum, so holding the sum to the
+  // cap POST /api/invoices enforces keeps each issued invoice within it too.
+  .refine(
+    (body) =>
+      body.heads.reduce((sum, head) => sum + BigInt(head.amountMinor), 0n) <= BigInt(MAX_AMOUNT_MINOR),
+    {
+      message: `the fee heads together may not exceed ${MAX_AMOUNT_MINOR} minor units`,
+      path: ['heads'],
+      when: (payload) => payload.issues.length === 0,
+    },
+  );
 export type CreateFeePlanBody = z.infer<typeof CreateFeePlanBody>;
 
 export const FeePlan = z.object({
