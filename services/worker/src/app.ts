@@ -2,40 +2,133 @@ import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import type { Worker } from 'bullmq';
+import { QueueName, type JobCatalog, type JobDefinition } from '@bursar/contracts';
 import { databaseCheck, type DB } from '@bursar/db';
-import { createHttpApp, createRedis, redisCheck, type Logger, type Shutdown } from '@bursar/platform';
+import {
+  createHttpApp,
+  createOutboxRelay,
+  createQueueWorker,
+  createRedis,
+  jobHandler,
+  redisCheck,
+  type Logger,
+  type OutboxRelay,
+  type Shutdown,
+} from '@bursar/platform';
 import type { Config } from './config.js';
-import { processors } from './processors.js';
+import type { Processor, Processors } from './processors.js';
 
-export interface WorkerDeps {
+/** The worker cannot run as configured: its catalog, processors and `WORKER_QUEUES` disagree. */
+export class WorkerStartError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`the worker cannot start:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'WorkerStartError';
+  }
+}
+
+/**
+ * Which jobs run on which queue in this process. Every catalog job must have
+ * a processor (the `Processors` type says so; this catches a cast or plain
+ * JavaScript), no processor may be left without its job, and every queue
+ * `WORKER_QUEUES` names must have a job; otherwise it throws
+ * {@link WorkerStartError} listing every problem.
+ */
+export function planQueues<C extends JobCatalog>(
+  catalog: C,
+  processors: Processors<C>,
+  requested: readonly QueueName[] | undefined,
+): Map<QueueName, JobDefinition[]> {
+  const problems: string[] = [];
+  const table = processors as Record<string, unknown>;
+  const byQueue = new Map<QueueName, JobDefinition[]>();
+  for (const definition of Object.values(catalog)) {
+    if (typeof table[definition.name] !== 'function') {
+      problems.push(`job ${definition.name} (queue ${definition.queue}) has no processor`);
+    }
+    byQueue.set(definition.queue, [...(byQueue.get(definition.queue) ?? []), definition]);
+  }
+  for (const name of Object.keys(table)) {
+    if (!(name in catalog)) problems.push(`processor ${name} has no job in the catalog`);
+  }
+  for (const queue of requested ?? []) {
+    if (!byQueue.has(queue)) {
+      const withJobs = [...byQueue.keys()];
+      problems.push(
+        `WORKER_QUEUES names ${queue}, which has no job in the catalog ` +
+          `(queues with jobs: ${withJobs.length ? withJobs.join(', ') : 'none yet'})`,
+      );
+    }
+  }
+  if (problems.length) throw new WorkerStartError(problems);
+  // In QueueName order, so logs and start-up are the same on every replica.
+  const wanted = QueueName.options.filter(
+    (queue) => byQueue.has(queue) && (!requested || requested.includes(queue)),
+  );
+  return new Map(wanted.map((queue) => [queue, byQueue.get(queue)!]));
+}
+
+export interface WorkerDeps<C extends JobCatalog> {
   config: Config;
   logger: Logger;
   db: Kysely<DB>;
+  /** The process's producer-role connection: the outbox relay adds through it. */
   redis: Redis;
   shutdown: Shutdown;
+  catalog: C;
+  processors: Processors<C>;
 }
 
-/** Starts a BullMQ worker per configured queue and returns the private health app. */
-export function startWorkers({ config, logger, db, redis, shutdown }: WorkerDeps): {
-  app: Express;
-  workers: Worker[];
-} {
-  const connection = createRedis(config.REDIS_URL, 'worker');
-  connection.on('error', (error) => logger.warn({ err: error.message }, 'worker redis connection error'));
+/**
+ * Checks the catalog against the processors and `WORKER_QUEUES` (throwing
+ * {@link WorkerStartError}), starts one BullMQ worker per queue this replica
+ * runs and this process's outbox relay, and returns the private health app.
+ */
+export function startWorkers<C extends JobCatalog>({
+  config,
+  logger,
+  db,
+  redis,
+  shutdown,
+  catalog,
+  processors,
+}: WorkerDeps<C>): { app: Express; workers: Worker[]; outbox: OutboxRelay } {
+  const plan = planQueues(catalog, processors, config.WORKER_QUEUES);
+  const outbox = createOutboxRelay({
+    db,
+    redis,
+    prefix: config.QUEUE_PREFIX,
+    logger,
+    sweepIntervalMs: config.OUTBOX_SWEEP_INTERVAL_MS,
+  });
+  outbox.start();
+
   const workers: Worker[] = [];
-  for (const queue of config.WORKER_QUEUES) {
-    const start = processors[queue];
-    if (!start) {
-      logger.info({ queue }, 'no processor registered for this queue yet; skipping');
-      continue;
+  if (plan.size === 0) {
+    logger.info('the job catalog has no jobs yet; this worker runs no queue');
+  } else {
+    const connection = createRedis(config.REDIS_URL, 'worker');
+    connection.on('error', (error) => logger.warn({ err: error.message }, 'worker redis connection error'));
+    for (const [queue, definitions] of plan) {
+      const handlers = definitions.map((definition) => {
+        const process = (processors as Record<string, Processor<JobDefinition>>)[definition.name]!;
+        return jobHandler(definition, (payload, job) => process(payload, { db, logger, outbox, job }));
+      });
+      workers.push(
+        createQueueWorker(queue, handlers, {
+          connection,
+          prefix: config.QUEUE_PREFIX,
+          logger,
+          concurrency: config.WORKER_CONCURRENCY,
+          db,
+        }),
+      );
     }
-    workers.push(
-      start({ db, logger, connection, prefix: config.QUEUE_PREFIX, concurrency: config.WORKER_CONCURRENCY }),
-    );
+    logger.info({ queues: [...plan.keys()] }, 'running queues');
+    shutdown.add('worker redis', () => connection.quit());
   }
-  // Workers finish their active jobs before the pools close.
+  // Workers finish their active jobs (which may enqueue follow-ups), then the relay stops, then the pools close.
   shutdown.add('workers', () => Promise.all(workers.map((worker) => worker.close())), 'workers');
-  shutdown.add('worker redis', () => connection.quit());
+  shutdown.add('outbox relay', () => outbox.stop(), 'workers');
   const app = createHttpApp({
     service: 'worker',
     basePath: '',
@@ -44,5 +137,5 @@ export function startWorkers({ config, logger, db, redis, shutdown }: WorkerDeps
     readiness: { postgres: databaseCheck(db), redis: redisCheck(redis) },
     routes: () => {},
   });
-  return { app, workers };
+  return { app, workers, outbox };
 }

@@ -6,12 +6,15 @@ export const configSchema = baseConfigSchema.extend({
   /** Private port for /healthz, /readyz and /metrics; never routed by Caddy. */
   WORKER_PORT: portVariable(3004),
   WORKER_HOST: z.string().default('127.0.0.1'),
-  /** Comma-separated subset of queues this replica runs; all when unset. */
+  /**
+   * Comma-separated subset of queues this replica runs; unset runs every queue
+   * that has a job in the catalog. Naming a queue with no job is a start-up error.
+   */
   WORKER_QUEUES: z
     .string()
     .optional()
     .transform((value, ctx) => {
-      if (!value) return QueueName.options;
+      if (!value) return undefined;
       const names = value.split(',').map((name) => name.trim());
       const unknown = names.filter((name) => !QueueName.safeParse(name).success);
       if (unknown.length) {
@@ -21,12 +24,15 @@ export const configSchema = baseConfigSchema.extend({
         });
         return z.NEVER;
       }
-      return names as QueueName[];
+      return [...new Set(names)] as QueueName[];
     }),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  /** How often this process's outbox sweeper hands over rows the relay could not, in ms. */
+  OUTBOX_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(2_000),
 });
 export type Config = z.infer<typeof configSchema>;
 
+/** Reads the worker's configuration from the environment (the only place that reads `process.env`). */
 export function loadServiceConfig(env: Record<string, string | undefined> = process.env): Config {
   return loadConfig(configSchema, env);
 }

@@ -1,7 +1,9 @@
+import { JOBS } from '@bursar/contracts';
 import { createDb } from '@bursar/db';
 import { runService } from '@bursar/platform';
 import { startWorkers } from './app.js';
 import { loadServiceConfig } from './config.js';
+import { processors } from './processors.js';
 
 await runService({
   name: 'worker',
@@ -13,6 +15,8 @@ await runService({
       applicationName: 'bursar-worker',
     });
     shutdown.add('database', () => db.destroy());
-    return startWorkers({ config, logger, db, redis, shutdown }).app;
+    // A catalog job without its processor, or WORKER_QUEUES naming a queue with no job,
+    // throws here: runService reports it and exits 1.
+    return startWorkers({ config, logger, db, redis, shutdown, catalog: JOBS, processors }).app;
   },
 });

@@ -1,20 +1,34 @@
-import type { QueueName } from '@bursar/contracts';
-import type { Kysely } from 'kysely';
+import type { JobCatalog, JobDefinition, JOBS } from '@bursar/contracts';
 import type { DB } from '@bursar/db';
-import type { Logger } from '@bursar/platform';
-import type { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Logger, OutboxRelay } from '@bursar/platform';
+import type { Job } from 'bullmq';
+import type { Kysely } from 'kysely';
+import type { z } from 'zod';
 
-export interface ProcessorDeps {
+/** What a processor is handed besides its payload. */
+export interface ProcessorContext {
   db: Kysely<DB>;
   logger: Logger;
-  connection: Redis;
-  prefix: string;
-  concurrency: number;
+  /** This process's relay: follow-up jobs go through the outbox (`transactionWithOutbox`). */
+  outbox: OutboxRelay;
+  job: Job;
 }
 
 /**
- * Starts the BullMQ worker for one queue. Each queue's processor is added
- * here as its feature lands; a queue listed without one is reported at start.
+ * Processes one job of kind `D`. Idempotent (a job may run again after a
+ * crash or a Redis restart); throws `UnrecoverableError` for work that can
+ * never succeed (the entity is gone), anything else to retry with backoff.
  */
-export const processors: Partial<Record<QueueName, (deps: ProcessorDeps) => Worker>> = {};
+export type Processor<D extends JobDefinition> = (
+  payload: z.infer<D['payload']>,
+  context: ProcessorContext,
+) => Promise<unknown>;
+
+/** One processor per job of the catalog: a job added without its processor does not typecheck. */
+export type Processors<C extends JobCatalog> = { [K in keyof C]: Processor<C[K]> };
+
+/**
+ * Every job's processor. Empty while the catalog is: each job lands together
+ * with its processor here.
+ */
+export const processors: Processors<typeof JOBS> = {};

@@ -1,0 +1,69 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { freePort, freshDatabase, testQueuePrefix, testRedisUrl } from '@bursar/test-support';
+
+const workerDir = fileURLToPath(new URL('..', import.meta.url));
+const { url: databaseUrl } = await freshDatabase();
+
+/** Starts the worker as it is deployed (main.ts, the production catalog and processors) and collects its JSON log. */
+async function startWorker(env: Record<string, string>) {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: workerDir,
+    env: {
+      ...process.env,
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'info',
+      LOG_FORMAT: 'json',
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: testRedisUrl(),
+      QUEUE_PREFIX: testQueuePrefix(),
+      OTEL_EXPORTER_OTLP_ENDPOINT: '',
+      WORKER_PORT: String(port),
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  const lines = () =>
+    output
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { level: string; msg: string; err?: { message: string } });
+  return { child, port, exited, lines, output: () => output };
+}
+
+describe('the worker process', () => {
+  it('exits 1 naming the problem when WORKER_QUEUES names a queue with no job', async () => {
+    const worker = await startWorker({ WORKER_QUEUES: 'payments' });
+    const [code] = await worker.exited;
+    expect(code, worker.output()).toBe(1);
+    const fatal = worker.lines().find((line) => line.msg === 'failed to start');
+    expect(fatal?.err?.message).toContain('WORKER_QUEUES names payments, which has no job in the catalog');
+  });
+
+  it('starts with the catalog as it is today, runs no queue, says so, and serves /healthz', async () => {
+    const worker = await startWorker({});
+    const deadline = Date.now() + 60_000;
+    while (!worker.lines().some((line) => line.msg === 'worker listening')) {
+      if (worker.child.exitCode !== null) throw new Error(`worker exited:\n${worker.output()}`);
+      if (Date.now() > deadline) throw new Error(`worker not listening:\n${worker.output()}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const said = worker.lines().find((line) => line.msg.includes('runs no queue'));
+    expect(said).toMatchObject({
+      level: 'info',
+      msg: 'the job catalog has no jobs yet; this worker runs no queue',
+    });
+    expect((await fetch(`http://127.0.0.1:${worker.port}/healthz`)).status).toBe(200);
+
+    worker.child.kill('SIGTERM');
+    const [code] = await worker.exited;
+    expect(code, worker.output()).toBe(0);
+  });
+});
