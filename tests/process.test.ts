@@ -145,6 +145,28 @@ describe('service processes', () => {
     },
   );
 
+  it('exits 0 when Ctrl+C arrives twice (from the terminal and from the process runner)', async () => {
+    const service = start('tests/fixtures', 'slow-service.ts', { ...goodEnv, SHUTDOWN_TIMEOUT_MS: '10000' });
+    try {
+      const listening = await service.waitForLog((line) => line.msg === 'slow-service listening');
+      // An in-flight request holds the shutdown open, so the second Ctrl+C lands during it.
+      const response = fetch(`${String(listening.url)}/slow`).then(
+        (res) => res.status,
+        (error: unknown) => String(error),
+      );
+      await service.waitForLog((line) => line.msg === 'slow request started');
+      service.child.kill('SIGINT');
+      await service.waitForLog((line) => line.msg === 'shutting down');
+      service.child.kill('SIGINT');
+      expect(await response).toBe(200);
+      const { code, signal } = await service.closed;
+      expect({ code, signal }, service.stdout() + service.stderr()).toEqual({ code: 0, signal: null });
+      expect(service.stdout().match(/"msg":"shutting down"/g)).toHaveLength(1);
+    } finally {
+      if (service.child.exitCode === null && service.child.signalCode === null) service.child.kill('SIGKILL');
+    }
+  });
+
   it('finishes an in-flight request after SIGTERM, refuses new connections, and exits 0', async () => {
     const service = start('tests/fixtures', 'slow-service.ts', {
       ...goodEnv,
