@@ -55,10 +55,12 @@ interface ComposeService {
   volumes?: (string | { type?: string; source?: string; target?: string })[];
   restart?: string;
   profiles?: string[];
+  networks?: string[] | Record<string, { ipv4_address?: string } | null>;
 }
 
 const compose = interpolateAll(parse(read('docker-compose.yml'), { merge: true })) as {
   services: Record<string, ComposeService>;
+  networks?: Record<string, { ipam?: { config?: { subnet?: string }[] } } | null>;
 };
 const services = compose.services;
 
@@ -109,6 +111,20 @@ function spec(name: string) {
 /** The port a process listens on inside its container, from its own port variable. */
 function listenPort(name: string): number {
   return Number(envOf(name)[spec(name).portVar]);
+}
+
+/** An IPv4 address as a number, or NaN when `text` is not one. */
+function ipv4(text: string): number {
+  const parts = text.split('.');
+  if (parts.length !== 4 || !parts.every((part) => /^\d{1,3}$/.test(part) && Number(part) < 256)) return NaN;
+  return parts.reduce((sum, part) => sum * 256 + Number(part), 0);
+}
+
+/** True when `address` lies inside `cidr` (`a.b.c.d/n`). */
+function inSubnet(address: string, cidr: string): boolean {
+  const [network = '', bits = ''] = cidr.split('/');
+  const size = 2 ** (32 - Number(bits));
+  return Math.floor(ipv4(address) / size) === Math.floor(ipv4(network) / size);
 }
 
 // -------------------------------------------------------------- Dockerfile --
@@ -272,6 +288,48 @@ describe('docker-compose.yml', () => {
     expect(migrate.restart ?? 'no').toBe('no');
   });
 
+  describe('who may set X-Forwarded-For', () => {
+    const subnets = (compose.networks?.default?.ipam?.config ?? []).map((c) => c.subnet ?? '');
+    const caddyNetworks = service('caddy').networks;
+    const edge = Array.isArray(caddyNetworks) ? undefined : caddyNetworks?.default?.ipv4_address;
+
+    it('gives Caddy a fixed address inside the project network’s own subnet', () => {
+      expect(subnets).toHaveLength(1);
+      expect(subnets[0]).toMatch(/^\d+\.\d+\.\d+\.\d+\/(1[6-9]|2\d|30)$/);
+      expect(ipv4(edge ?? ''), 'caddy ipv4_address').not.toBeNaN();
+      expect(inSubnet(edge!, subnets[0]!)).toBe(true);
+      // A fixed address must not be the network or the gateway (.0, .1).
+      expect(ipv4(edge!) % 256).toBeGreaterThan(1);
+      for (const [name, other] of Object.entries(services)) {
+        if (name === 'caddy' || !other.networks) continue;
+        const fixed = Array.isArray(other.networks) ? undefined : other.networks.default?.ipv4_address;
+        expect(fixed, `${name} takes Caddy's address`).not.toBe(edge);
+      }
+    });
+
+    it.each(APP_PROCESSES)('%s trusts exactly Caddy’s address as its proxy', (name) => {
+      expect(envOf(name).TRUST_PROXY).toBe(edge);
+    });
+
+    it.each(HTTP_PROCESSES)('%s binds every interface inside its container, so Caddy reaches it', (name) => {
+      expect(envOf(name).HOST).toBe('0.0.0.0');
+    });
+
+    it('leaves the worker on loopback: its health port is for its own healthcheck only', () => {
+      const env = envOf('worker');
+      expect(env.HOST ?? '127.0.0.1').toBe('127.0.0.1');
+      expect(env.WORKER_HOST ?? '127.0.0.1').toBe('127.0.0.1');
+      expect(service('worker').ports).toBeUndefined();
+    });
+
+    it('publishes no application port, only Caddy’s (and the databases on loopback)', () => {
+      for (const name of APP_PROCESSES) expect(service(name).ports, name).toBeUndefined();
+      for (const name of ['postgres', 'redis']) {
+        for (const port of service(name).ports ?? []) expect(String(port), name).toMatch(/^127\.0\.0\.1:/);
+      }
+    });
+  });
+
   describe('caddy', () => {
     const caddyfile = read('Caddyfile');
     const caddyEnv = envOf('caddy');
@@ -301,6 +359,11 @@ describe('docker-compose.yml', () => {
       );
       expect(targets).toContain(sitePort);
       expect(words(service('caddy').healthcheck?.test)).toContain('BURSAR_PORT');
+    });
+
+    it('caps bodies with a byte count, which its Content-Length check compares as a number', () => {
+      expect(caddyEnv.BURSAR_MAX_BODY).toMatch(/^\d+$/);
+      expect(caddyfile).toContain('{$BURSAR_MAX_BODY:5242880}');
     });
 
     it('starts once the four HTTP services are healthy', () => {
