@@ -25,15 +25,15 @@ const FAMILIES = ['/api', '/webhooks', '/notify', '/ai'];
 interface Upstream {
   name: string;
   server: Server;
-  /** Every path this upstream was asked for. */
-  seen: string[];
+  /** Every request this upstream received: its path and the X-Forwarded-For Caddy sent. */
+  seen: { path: string; forwardedFor: string | undefined }[];
 }
 
 /** An upstream that answers every request with its name, and secrets at /metrics (Caddy must never get there). */
 async function startUpstream(name: string): Promise<Upstream & { port: number }> {
-  const seen: string[] = [];
+  const seen: Upstream['seen'] = [];
   const server = createServer((req, res) => {
-    seen.push(req.url ?? '');
+    seen.push({ path: req.url ?? '', forwardedFor: req.headers['x-forwarded-for'] as string | undefined });
     req.resume();
     req.on('end', () => {
       res.setHeader('content-type', 'application/json');
@@ -218,6 +218,21 @@ describe('the edge (repository Caddyfile, real Caddy)', () => {
     }
   });
 
+  it('tells the upstream the real client address, never one the client claims', async () => {
+    const api = upstreams.get('api')!;
+    const answer = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(`${base}/api/who`, { headers: { 'x-forwarded-for': '203.0.113.7' } });
+      req.on('response', (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(answer).toBe(200);
+    expect(api.seen.at(-1)).toEqual({ path: '/api/who', forwardedFor: '127.0.0.1' });
+  });
+
   it.each([
     ['with Content-Length', { body: Buffer.alloc(MAX_BODY + 1, 'x') }],
     ['chunked', { chunks: [Buffer.alloc(MAX_BODY, 'x'), Buffer.alloc(MAX_BODY, 'x')] }],
@@ -266,7 +281,7 @@ describe('the edge (repository Caddyfile, real Caddy)', () => {
     '/webhooks/whatsapp/metrics',
   ])('refuses %s with 404 problem+json and never proxies it', async (path) => {
     const seen = () =>
-      [...upstreams.values()].reduce((n, u) => n + u.seen.filter((p) => /metrics/i.test(p)).length, 0);
+      [...upstreams.values()].reduce((n, u) => n + u.seen.filter((r) => /metrics/i.test(r.path)).length, 0);
     const before = seen();
     expectProblem(await send(`${base}${path}`), 404, 'not_found');
     expect(seen()).toBe(before);
