@@ -76,7 +76,12 @@ export interface TestApi {
   createSchool(overrides?: Partial<{ name: string; currency: string; timezone: string }>): Promise<string>;
 }
 
-export async function createTestApi(): Promise<TestApi> {
+export interface TestApiOptions {
+  /** Called once for every statement the app runs (not the harness's own), e.g. to count a request's queries. */
+  onQuery?: () => void;
+}
+
+export async function createTestApi({ onQuery }: TestApiOptions = {}): Promise<TestApi> {
   const { db, url: databaseUrl } = await freshDatabase();
   const prefix = testQueuePrefix();
   const redis = createRedis(testRedisUrl(), 'producer');
@@ -115,7 +120,16 @@ export async function createTestApi(): Promise<TestApi> {
   const app = createApp({
     config,
     logger: createLogger('api-test', process.env.TEST_LOG_LEVEL ?? 'silent'),
-    db,
+    // A plugin's transformResult runs once per executed statement (subqueries are not counted apart).
+    db: onQuery
+      ? db.withPlugin({
+          transformQuery: ({ node }) => node,
+          transformResult: async ({ result }) => {
+            onQuery();
+            return result;
+          },
+        })
+      : db,
     redis,
     keys,
     userStates,
