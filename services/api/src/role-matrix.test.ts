@@ -650,6 +650,22 @@ describe('role matrix', async () => {
           heads: Array.from({ length: 50 }, (_, i) => ({ name: `Head ${i}`, amountMinor: MAX_AMOUNT_MINOR })),
           instalments: [{ label: 'All', dueDate: day(49), sharePercent: 100 }],
         },
+        // Its invoices would be over the cap that POST /api/invoices holds to.
+        422,
+      ],
+      [
+        setupAccountant,
+        'POST',
+        '/api/fee-plans',
+        {
+          name: `At the limit ${unique()}`,
+          academicYear: '2026-27',
+          heads: [
+            { name: 'Tuition', amountMinor: MAX_AMOUNT_MINOR - 1 },
+            { name: 'Books', amountMinor: 1 },
+          ],
+          instalments: [{ label: 'All', dueDate: day(49), sharePercent: 100 }],
+        },
         201,
       ],
     ];
