@@ -21,11 +21,17 @@ export interface Caller {
 }
 
 /** Keys to verify access tokens with: the api's own JWKS in-process, or a remote JWKS URL for other services. */
-export function jwksKeySource(source: { jwks: JSONWebKeySet } | { url: string }): JWTVerifyGetKey {
+export function jwksKeySource(
+  source: { jwks: JSONWebKeySet } | { url: string; cooldownMs?: number },
+): JWTVerifyGetKey {
   // jose refetches the remote set when a token names an unknown `kid` (key rotation),
-  // at most once per cooldown, and otherwise keeps it for cacheMaxAge.
+  // at most once per cooldown so forged kids cannot hammer the api, and otherwise
+  // keeps it for cacheMaxAge.
   return 'url' in source
-    ? createRemoteJWKSet(new URL(source.url), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 })
+    ? createRemoteJWKSet(new URL(source.url), {
+        cooldownDuration: source.cooldownMs ?? 30_000,
+        cacheMaxAge: 10 * 60_000,
+      })
     : createLocalJWKSet(source.jwks);
 }
 

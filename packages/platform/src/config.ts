@@ -79,3 +79,11 @@ export function loadConfig<S extends z.ZodType>(
   }
   return result.data;
 }
+
+/**
+ * What a service other than the api needs to check Bursar's access tokens:
+ * where the api publishes its signing keys.
+ */
+export const authConfigSchema = z.object({
+  AUTH_JWKS_URL: z.url().default('http://127.0.0.1:3000/api/.well-known/jwks.json'),
+});

@@ -1,7 +1,11 @@
 import type { Express } from 'express';
 import type { Redis } from 'ioredis';
+import type { Kysely } from 'kysely';
+import { createDb, type DB } from '@bursar/db';
+import { createAuthenticator, jwksKeySource, type Authenticator } from './auth.js';
 import { ConfigError, type BaseConfig } from './config.js';
-import { createLogger, type Logger } from './logger.js';
+import { createLogger, resolveLogFormat, type Logger } from './logger.js';
+import { createUserStates } from './user-state.js';
 import { createRedis, warnUnlessNoeviction } from './redis.js';
 import { listen } from './server.js';
 import { Shutdown } from './shutdown.js';
@@ -12,6 +16,8 @@ export interface ServiceContext<C> {
   shutdown: Shutdown;
   /** A producer-role Redis connection, closed on shutdown. */
   redis: Redis;
+  /** The process's PostgreSQL pool (`DATABASE_URL`), closed on shutdown after the servers and workers. */
+  db: Kysely<DB>;
 }
 
 export interface ServiceDefinition<C extends BaseConfig> {
@@ -38,7 +44,7 @@ export async function runService<C extends BaseConfig>(definition: ServiceDefini
     }
     throw error;
   }
-  const logger = createLogger(definition.name, config.LOG_LEVEL);
+  const logger = createLogger(definition.name, config.LOG_LEVEL, { format: resolveLogFormat(config) });
   const shutdown = new Shutdown(logger, config.SHUTDOWN_TIMEOUT_MS);
   shutdown.installSignalHandlers();
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
@@ -48,8 +54,14 @@ export async function runService<C extends BaseConfig>(definition: ServiceDefini
   redis.once('ready', () => void warnUnlessNoeviction(redis, logger));
   shutdown.add('redis', () => redis.quit().catch(() => redis.disconnect()));
 
+  const db = createDb(config.DATABASE_URL, {
+    onError: (error) => logger.warn({ err: error }, 'idle database connection failed'),
+    applicationName: `bursar-${definition.name}`,
+  });
+  shutdown.add('database', () => db.destroy());
+
   try {
-    const app = await definition.start({ config, logger, shutdown, redis });
+    const app = await definition.start({ config, logger, shutdown, redis, db });
     const { port, host } = definition.listenOn(config);
     const { url } = await listen(app, port, shutdown, host ?? config.HOST);
     logger.info({ url }, `${definition.name} listening`);
@@ -58,4 +70,19 @@ export async function runService<C extends BaseConfig>(definition: ServiceDefini
     await shutdown.run().catch(() => undefined);
     process.exit(1);
   }
+}
+
+/**
+ * The authenticator of a service other than the api: tokens verified against
+ * the api's JWKS (`AUTH_JWKS_URL`, cached, refetched when a token names an
+ * unknown key), and users' current state read from the database with the
+ * change listener, closed on shutdown.
+ */
+export function serviceAuthenticator(
+  context: ServiceContext<BaseConfig & { AUTH_JWKS_URL: string }>,
+): Authenticator {
+  const { config, db, logger, shutdown } = context;
+  const users = createUserStates({ db, listenUrl: config.DATABASE_URL, logger });
+  shutdown.add('user change listener', () => users.close());
+  return createAuthenticator({ keys: jwksKeySource({ url: config.AUTH_JWKS_URL }), users });
 }

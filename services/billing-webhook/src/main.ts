@@ -1,4 +1,3 @@
-import { createDb } from '@bursar/db';
 import { runService } from '@bursar/platform';
 import { createApp } from './app.js';
 import { loadServiceConfig } from './config.js';
@@ -7,12 +6,7 @@ await runService({
   name: 'billing-webhook',
   loadConfig: loadServiceConfig,
   listenOn: (config) => ({ port: config.WEBHOOK_PORT }),
-  async start({ config, logger, shutdown, redis }) {
-    const db = createDb(config.DATABASE_URL, {
-      onError: (error) => logger.warn({ err: error }, 'idle database connection failed'),
-      applicationName: 'bursar-billing-webhook',
-    });
-    shutdown.add('database', () => db.destroy());
+  async start({ config, logger, redis, db }) {
     return createApp({ config, logger, db, redis });
   },
 });

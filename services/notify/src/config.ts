@@ -1,7 +1,7 @@
-import { baseConfigSchema, loadConfig, portVariable } from '@bursar/platform';
+import { authConfigSchema, baseConfigSchema, loadConfig, portVariable } from '@bursar/platform';
 import type { z } from 'zod';
 
-export const configSchema = baseConfigSchema.extend({
+export const configSchema = baseConfigSchema.extend(authConfigSchema.shape).extend({
   NOTIFY_PORT: portVariable(3002),
 });
 export type Config = z.infer<typeof configSchema>;

@@ -1,5 +1,4 @@
-import { createDb } from '@bursar/db';
-import { runService } from '@bursar/platform';
+import { runService, serviceAuthenticator } from '@bursar/platform';
 import { createApp } from './app.js';
 import { loadServiceConfig } from './config.js';
 
@@ -7,12 +6,8 @@ await runService({
   name: 'notify',
   loadConfig: loadServiceConfig,
   listenOn: (config) => ({ port: config.NOTIFY_PORT }),
-  async start({ config, logger, shutdown, redis }) {
-    const db = createDb(config.DATABASE_URL, {
-      onError: (error) => logger.warn({ err: error }, 'idle database connection failed'),
-      applicationName: 'bursar-notify',
-    });
-    shutdown.add('database', () => db.destroy());
-    return createApp({ config, logger, db, redis });
+  async start(context) {
+    const { config, logger, redis, db } = context;
+    return createApp({ config, logger, db, redis, authenticator: serviceAuthenticator(context) });
   },
 });
