@@ -1,6 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { randomUUID } from 'node:crypto';
+import { context, propagation, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { Queue, UnrecoverableError, type Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { sql, type Kysely } from 'kysely';
@@ -86,6 +90,12 @@ function producer(url: string): Redis {
   // Expected while the test's Redis is down; the relay reports what matters.
   redis.on('error', () => undefined);
   return later(redis, (r) => r.quit().catch(() => r.disconnect()));
+}
+
+/** Waits for a connection to be usable: a producer refuses commands while it is still connecting. */
+async function ready(redis: Redis): Promise<Redis> {
+  if (redis.status !== 'ready') await once(redis, 'ready');
+  return redis;
 }
 
 function relay(options: {
@@ -197,7 +207,7 @@ describe('the outbox', () => {
   it('relays again, after Redis restarts empty, a job it had relayed but that had not completed', async () => {
     const server = await ownRedis();
     const prefix = testQueuePrefix();
-    const redis = producer(server.url);
+    const redis = await ready(producer(server.url));
     const outbox = relay({ redis, prefix });
     const queue = queueOf(redis, prefix);
 
@@ -230,7 +240,7 @@ describe('the outbox', () => {
 
   it('looks up old relayed jobs and settles or relays again what it finds', async () => {
     const prefix = testQueuePrefix();
-    const redis = producer(testRedisUrl());
+    const redis = await ready(producer(testRedisUrl()));
     const outbox = relay({ redis, prefix, checkAfterMs: 0 });
     const queue = queueOf(redis, prefix);
 
@@ -278,8 +288,8 @@ describe('the outbox', () => {
   it('adds each job exactly once when kicks, sweeps and two relays race', async () => {
     const prefix = testQueuePrefix();
     const secondDb = later(createDb(databaseUrl, { max: 5 }), (pool) => pool.destroy());
-    const redisA = producer(testRedisUrl());
-    const redisB = producer(testRedisUrl());
+    const redisA = await ready(producer(testRedisUrl()));
+    const redisB = await ready(producer(testRedisUrl()));
     const relayA = relay({ redis: redisA, prefix });
     const relayB = relay({ redis: redisB, prefix, db: secondDb });
     const queue = queueOf(redisA, prefix);
@@ -321,7 +331,7 @@ describe('the outbox', () => {
 
   it('enqueues nothing from a transaction that rolls back or a payload that fails its schema', async () => {
     const prefix = testQueuePrefix();
-    const redis = producer(testRedisUrl());
+    const redis = await ready(producer(testRedisUrl()));
     const outbox = relay({ redis, prefix });
     const queue = queueOf(redis, prefix);
 
@@ -342,6 +352,36 @@ describe('the outbox', () => {
       Object.values(counts).every((count) => count === 0),
     );
     expect((await queueEvents(redis, queue)).added ?? 0).toBe(0);
+  });
+
+  it("carries the trace context of the transaction's span into the job", async () => {
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    trace.setGlobalTracerProvider(new BasicTracerProvider());
+    cleanups.push(async () => {
+      trace.disable();
+      propagation.disable();
+      context.disable();
+    });
+    const prefix = testQueuePrefix();
+    const redis = await ready(producer(testRedisUrl()));
+    const outbox = relay({ redis, prefix });
+    const queue = queueOf(redis, prefix);
+
+    const { invoiceId, span } = await trace
+      .getTracer('outbox-test')
+      .startActiveSpan('record payment', async (active) => {
+        try {
+          return { invoiceId: await commitReminder(outbox), span: active.spanContext() };
+        } finally {
+          active.end();
+        }
+      });
+    await outbox.kick();
+
+    const job = await queue.getJob(`remind.${invoiceId}`);
+    expect(job?.data).toMatchObject({ v: 1, payload: { invoiceId }, outboxId: expect.any(String) });
+    expect(job?.data.trace.traceparent).toBe(`00-${span.traceId}-${span.spanId}-01`);
   });
 
   it('reports the backlog and the age of its oldest row', async () => {
