@@ -77,6 +77,23 @@ describe('the stack behind Caddy', async () => {
     expect(banner).not.toContain('/admin/queues');
   });
 
+  it('serves Swagger UI under a CSP without inline scripts: every script is a same-origin file', async () => {
+    const page = await fetch(`${base}/api/docs`);
+    const csp = page.headers.get('content-security-policy') ?? '';
+    expect(/script-src ([^;]*)/.exec(csp)?.[1]).toBe("'self'");
+    const html = await page.text();
+    const scripts = [...html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/g)];
+    expect(scripts.length).toBeGreaterThan(0);
+    for (const [, attributes = '', body = ''] of scripts) {
+      expect(body.trim(), 'inline script').toBe('');
+      const src = /src="([^"]+)"/.exec(attributes)?.[1];
+      expect(src).toMatch(/^\/api\/docs\//);
+      const script = await fetch(`${base}${src}`);
+      expect(script.status, src).toBe(200);
+      expect(script.headers.get('content-type')).toContain('javascript');
+    }
+  });
+
   it('logs for a person: pretty lines, not JSON', () => {
     for (const spec of SERVICES) {
       expect(plain()).toMatch(new RegExp(`INFO \\(${spec.name}\\): ${spec.name} listening`));
