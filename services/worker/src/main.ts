@@ -1,5 +1,4 @@
 import { JOBS } from '@bursar/contracts';
-import { createDb } from '@bursar/db';
 import { runService } from '@bursar/platform';
 import { startWorkers } from './app.js';
 import { loadServiceConfig } from './config.js';
@@ -9,12 +8,7 @@ await runService({
   name: 'worker',
   loadConfig: loadServiceConfig,
   listenOn: (config) => ({ port: config.WORKER_PORT, host: config.WORKER_HOST }),
-  async start({ config, logger, shutdown, redis }) {
-    const db = createDb(config.DATABASE_URL, {
-      onError: (error) => logger.warn({ err: error }, 'idle database connection failed'),
-      applicationName: 'bursar-worker',
-    });
-    shutdown.add('database', () => db.destroy());
+  async start({ config, logger, shutdown, redis, db }) {
     // A catalog job without its processor, or WORKER_QUEUES naming a queue with no job,
     // throws here: runService reports it and exits 1.
     return startWorkers({ config, logger, db, redis, shutdown, catalog: JOBS, processors }).app;
