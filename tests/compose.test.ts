@@ -311,6 +311,13 @@ describe('docker-compose.yml', () => {
       expect(envOf(name).TRUST_PROXY).toBe(edge);
     });
 
+    it.each(['notify', 'ai'])('%s fetches the api’s token keys from the api service', (name) => {
+      const url = new URL(envOf(name).AUTH_JWKS_URL ?? '');
+      expect(url.hostname).toBe('api');
+      expect(url.port).toBe(String(envOf('api').API_PORT ?? 3000));
+      expect(url.pathname).toBe('/api/.well-known/jwks.json');
+    });
+
     it.each(HTTP_PROCESSES)('%s binds every interface inside its container, so Caddy reaches it', (name) => {
       expect(envOf(name).HOST).toBe('0.0.0.0');
     });
