@@ -1,7 +1,6 @@
 import type { Invoice } from '@bursar/contracts';
-import { toNumber, type getInvoice } from '@bursar/ledger';
-
-type InvoiceRow = NonNullable<Awaited<ReturnType<typeof getInvoice>>>;
+import { toNumber } from '@bursar/ledger';
+import type { InvoiceRow } from './invoices.repository.js';
 
 /** Database row → API shape: bigint money to JSON numbers, timestamps to ISO strings. */
 export function toInvoice(row: InvoiceRow): Invoice {

@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { DB } from '@bursar/db';
 import type {
   CreateInvoiceBody,
@@ -10,13 +10,13 @@ import type {
 import {
   deleteInvoice,
   getInvoice,
-  invoiceStatusSql,
   issueInvoice,
   replaceInvoiceLines,
   todayIn,
   voidInvoice,
 } from '@bursar/ledger';
 import { toInvoice } from './invoices.mapper.js';
+import { findStudentSchool, listInvoices as selectInvoices } from './invoices.repository.js';
 import { notFound, recordAudit, writeSchool, type Actor } from '@bursar/platform';
 
 /** Loads an invoice as the API shows it, or 404 (also for another school's invoice). */
@@ -36,14 +36,7 @@ export async function studentSchool(
   scope: string | null,
   studentId: string,
 ) {
-  let query = db
-    .selectFrom('students')
-    .innerJoin('schools', 'schools.id', 'students.schoolId')
-    .select(['students.schoolId', 'schools.timezone'])
-    .where('students.id', '=', studentId)
-    .where('schools.deletedAt', 'is', null);
-  if (scope) query = query.where('students.schoolId', '=', scope);
-  const row = await query.executeTakeFirst();
+  const row = await findStudentSchool(db, scope, studentId);
   if (!row) throw notFound('Student');
   return row;
 }
@@ -145,40 +138,11 @@ export async function deleteInvoiceById(db: Kysely<DB>, actor: Actor, scope: str
   });
 }
 
-const SORTS = {
-  dueDate: ['invoices.dueDate', 'asc'],
-  '-dueDate': ['invoices.dueDate', 'desc'],
-  number: ['invoices.number', 'asc'],
-  '-number': ['invoices.number', 'desc'],
-  createdAt: ['invoices.createdAt', 'asc'],
-  '-createdAt': ['invoices.createdAt', 'desc'],
-} as const;
-
 export async function listInvoices(
   db: Kysely<DB>,
   scope: string | null,
   query: ListInvoicesQuery,
 ): Promise<Paginated<Invoice>> {
-  let base = db
-    .selectFrom('invoices')
-    .innerJoin('schools', 'schools.id', 'invoices.schoolId')
-    .where('schools.deletedAt', 'is', null);
-  if (scope) base = base.where('invoices.schoolId', '=', scope);
-  if (query.studentId) base = base.where('invoices.studentId', '=', query.studentId);
-  if (query.dueFrom) base = base.where('invoices.dueDate', '>=', query.dueFrom);
-  if (query.dueTo) base = base.where('invoices.dueDate', '<=', query.dueTo);
-  if (query.status) base = base.where(invoiceStatusSql(), '=', query.status);
-  const [column, direction] = SORTS[query.sort];
-  const [page, count] = await Promise.all([
-    base
-      .select('invoices.id')
-      .orderBy(column, direction)
-      .orderBy('invoices.id')
-      .limit(query.limit)
-      .offset(query.offset)
-      .execute(),
-    base.select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow(),
-  ]);
-  const data = await Promise.all(page.map((row) => findInvoice(db, null, row.id)));
-  return { data, pagination: { limit: query.limit, offset: query.offset, total: count.n } };
+  const { rows, total } = await selectInvoices(db, scope, query);
+  return { data: rows.map(toInvoice), pagination: { limit: query.limit, offset: query.offset, total } };
 }
