@@ -1,5 +1,5 @@
 import { AppError } from '@bursar/contracts';
-import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { DB } from '@bursar/db';
 import type {
   CreateFeePlanBody,
@@ -11,51 +11,46 @@ import type {
 } from '@bursar/contracts';
 import { issueFeePlan, todayIn, toNumber } from '@bursar/ledger';
 import { schoolForWrite } from '../schools/schools.service.js';
-import { liveSchoolIds } from '../schools/schools.repository.js';
+import { findClass } from '../classes/classes.repository.js';
+import {
+  activeStudentIdsOfClass,
+  findFeePlan as findFeePlanRow,
+  insertFeePlan,
+  insertFeePlanHeads,
+  insertFeePlanInstalments,
+  listFeePlans as selectFeePlans,
+  schoolTimezone,
+  studentIdsInSchool,
+  type FeePlanRow,
+} from './fee-plans.repository.js';
 import { notFound, constraintError, fieldError, recordAudit, type Actor } from '@bursar/platform';
 
 type Db = Kysely<DB> | Transaction<DB>;
 
-export async function findFeePlan(db: Db, scope: string | null, id: string): Promise<FeePlan> {
-  // A deleted school's plans are gone with it.
-  let query = db
-    .selectFrom('feePlans')
-    .selectAll()
-    .where('id', '=', id)
-    .where('schoolId', 'in', liveSchoolIds(db));
-  if (scope) query = query.where('schoolId', '=', scope);
-  const plan = await query.executeTakeFirst();
-  if (!plan) throw notFound('Fee plan');
-  const [heads, instalments] = await Promise.all([
-    db
-      .selectFrom('feePlanHeads')
-      .select(['name', 'amountMinor'])
-      .where('feePlanId', '=', id)
-      .orderBy('position')
-      .execute(),
-    db
-      .selectFrom('feePlanInstalments')
-      .select(['id', 'label', 'dueDate', 'shareBps'])
-      .where('feePlanId', '=', id)
-      .orderBy('position')
-      .execute(),
-  ]);
+function toFeePlan(plan: FeePlanRow): FeePlan {
   return {
     id: plan.id,
     schoolId: plan.schoolId,
     name: plan.name,
     academicYear: plan.academicYear,
     siblingDiscountPercent: plan.siblingDiscountBps / 100,
-    heads: heads.map((head) => ({ name: head.name, amountMinor: toNumber(head.amountMinor) })),
-    instalments: instalments.map((i) => ({
+    heads: plan.heads.map((head) => ({ name: head.name, amountMinor: toNumber(head.amountMinor) })),
+    instalments: plan.instalments.map((i) => ({
       id: i.id,
       label: i.label,
       dueDate: i.dueDate,
       sharePercent: i.shareBps / 100,
     })),
-    annualTotalMinor: toNumber(heads.reduce((sum, head) => sum + head.amountMinor, 0n)),
+    annualTotalMinor: toNumber(plan.heads.reduce((sum, head) => sum + head.amountMinor, 0n)),
     createdAt: plan.createdAt.toISOString(),
   };
+}
+
+/** A fee plan of a live school within `scope`, or 404. */
+export async function findFeePlan(db: Db, scope: string | null, id: string): Promise<FeePlan> {
+  const plan = await findFeePlanRow(db, scope, id);
+  if (!plan) throw notFound('Fee plan');
+  return toFeePlan(plan);
 }
 
 export async function createFeePlan(db: Kysely<DB>, actor: Actor, body: CreateFeePlanBody): Promise<FeePlan> {
@@ -63,39 +58,31 @@ export async function createFeePlan(db: Kysely<DB>, actor: Actor, body: CreateFe
     return await db.transaction().execute(async (trx) => {
       // Share-locks the school, so a concurrent delete cannot miss the new plan.
       const { id: schoolId } = await schoolForWrite(trx, actor.caller, body.schoolId);
-      const plan = await trx
-        .insertInto('feePlans')
-        .values({
-          schoolId,
-          name: body.name,
-          academicYear: body.academicYear,
-          siblingDiscountBps: Math.round((body.siblingDiscountPercent ?? 0) * 100),
-        })
-        .returning('id')
-        .executeTakeFirstOrThrow();
-      await trx
-        .insertInto('feePlanHeads')
-        .values(
-          body.heads.map((head, position) => ({
-            feePlanId: plan.id,
-            position,
-            name: head.name,
-            amountMinor: BigInt(head.amountMinor),
-          })),
-        )
-        .execute();
-      await trx
-        .insertInto('feePlanInstalments')
-        .values(
-          body.instalments.map((i, position) => ({
-            feePlanId: plan.id,
-            position,
-            label: i.label,
-            dueDate: i.dueDate,
-            shareBps: Math.round(i.sharePercent * 100),
-          })),
-        )
-        .execute();
+      const plan = await insertFeePlan(trx, {
+        schoolId,
+        name: body.name,
+        academicYear: body.academicYear,
+        siblingDiscountBps: Math.round((body.siblingDiscountPercent ?? 0) * 100),
+      });
+      await insertFeePlanHeads(
+        trx,
+        body.heads.map((head, position) => ({
+          feePlanId: plan.id,
+          position,
+          name: head.name,
+          amountMinor: BigInt(head.amountMinor),
+        })),
+      );
+      await insertFeePlanInstalments(
+        trx,
+        body.instalments.map((i, position) => ({
+          feePlanId: plan.id,
+          position,
+          label: i.label,
+          dueDate: i.dueDate,
+          shareBps: Math.round(i.sharePercent * 100),
+        })),
+      );
       const created = await findFeePlan(trx, schoolId, plan.id);
       await recordAudit(trx, actor, {
         action: 'fee_plan.create',
@@ -119,22 +106,8 @@ export async function listFeePlans(
   scope: string | null,
   page: PaginationQuery,
 ): Promise<Paginated<FeePlan>> {
-  let base = db.selectFrom('feePlans').where('schoolId', 'in', liveSchoolIds(db));
-  if (scope) base = base.where('schoolId', '=', scope);
-  const [rows, count] = await Promise.all([
-    base
-      .select('id')
-      .orderBy('createdAt', 'desc')
-      .orderBy('id')
-      .limit(page.limit)
-      .offset(page.offset)
-      .execute(),
-    base.select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow(),
-  ]);
-  return {
-    data: await Promise.all(rows.map((row) => findFeePlan(db, null, row.id))),
-    pagination: { limit: page.limit, offset: page.offset, total: count.n },
-  };
+  const { rows, total } = await selectFeePlans(db, scope, page);
+  return { data: rows.map(toFeePlan), pagination: { limit: page.limit, offset: page.offset, total } };
 }
 
 /** Issues the plan to a class's active students or to listed students; issuing twice creates nothing new. */
@@ -147,38 +120,16 @@ export async function issueFeePlanById(
 ): Promise<IssueFeePlanResult> {
   return db.transaction().execute(async (trx) => {
     const plan = await findFeePlan(trx, scope, planId);
-    const school = await trx
-      .selectFrom('schools')
-      .select('timezone')
-      .where('id', '=', plan.schoolId)
-      .executeTakeFirstOrThrow();
+    const timezone = await schoolTimezone(trx, plan.schoolId);
     let studentIds: string[];
     if (body.classId) {
-      const klass = await trx
-        .selectFrom('classes')
-        .select('id')
-        .where('id', '=', body.classId)
-        .where('schoolId', '=', plan.schoolId)
-        .executeTakeFirst();
-      if (!klass) {
+      if (!(await findClass(trx, plan.schoolId, body.classId))) {
         throw fieldError('body.classId', 'unknown class in this school');
       }
-      const rows = await trx
-        .selectFrom('students')
-        .select('id')
-        .where('classId', '=', body.classId)
-        .where('status', '=', 'active')
-        .execute();
-      studentIds = rows.map((row) => row.id);
+      studentIds = await activeStudentIdsOfClass(trx, body.classId);
     } else {
       const wanted = [...new Set(body.studentIds!)];
-      const rows = await trx
-        .selectFrom('students')
-        .select('id')
-        .where('id', 'in', wanted)
-        .where('schoolId', '=', plan.schoolId)
-        .execute();
-      const found = new Set(rows.map((row) => row.id));
+      const found = await studentIdsInSchool(trx, plan.schoolId, wanted);
       const missing = wanted.filter((id) => !found.has(id));
       if (missing.length) {
         throw new AppError('validation_failed', 'Some students are not in this school', {
@@ -191,7 +142,7 @@ export async function issueFeePlanById(
       schoolId: plan.schoolId,
       feePlanId: planId,
       studentIds,
-      issueDate: body.issueDate ?? todayIn(school.timezone),
+      issueDate: body.issueDate ?? todayIn(timezone),
     });
     if (result.created.length) {
       await recordAudit(trx, actor, {
