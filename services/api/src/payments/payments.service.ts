@@ -3,6 +3,7 @@ import type { DB } from '@bursar/db';
 import type { CreatePaymentBody, CreateRefundBody, Payment, PaymentReceipt, Refund } from '@bursar/contracts';
 import { applyPayment, refundPayment, toNumber } from '@bursar/ledger';
 import { findInvoice } from '../invoices/invoices.service.js';
+import { listPayments, type PaymentRow } from './payments.repository.js';
 import { notFound, withIdempotency, recordAudit, type Actor } from '@bursar/platform';
 
 type Db = Kysely<DB> | Transaction<DB>;
@@ -26,49 +27,27 @@ export function toRefund(row: {
   };
 }
 
-/** Payments (with their refunds) matching a filter, scoped to a school when `scope` is set. */
-async function loadPayments(
-  db: Db,
-  scope: string | null,
-  filter: { id?: string; invoiceId?: string },
-): Promise<Payment[]> {
-  let query = db.selectFrom('payments').selectAll().orderBy('paidAt').orderBy('id');
-  if (scope) query = query.where('schoolId', '=', scope);
-  if (filter.id) query = query.where('id', '=', filter.id);
-  if (filter.invoiceId) query = query.where('invoiceId', '=', filter.invoiceId);
-  const payments = await query.execute();
-  const refunds = payments.length
-    ? await db
-        .selectFrom('refunds')
-        .select(['id', 'paymentId', 'amountMinor', 'fromCreditMinor', 'reason', 'createdAt'])
-        .where(
-          'paymentId',
-          'in',
-          payments.map((p) => p.id),
-        )
-        .orderBy('createdAt')
-        .execute()
-    : [];
-  return payments.map((p) => ({
-    id: p.id,
-    schoolId: p.schoolId,
-    invoiceId: p.invoiceId,
-    studentId: p.studentId,
-    amountMinor: toNumber(p.amountMinor),
-    refundedMinor: toNumber(p.refundedMinor),
-    currency: p.currency,
-    method: p.method as Payment['method'],
-    reference: p.reference,
-    paidAt: p.paidAt.toISOString(),
-    createdAt: p.createdAt.toISOString(),
-    refunds: refunds.filter((r) => r.paymentId === p.id).map(toRefund),
-  }));
+function toPayment(row: PaymentRow): Payment {
+  return {
+    id: row.id,
+    schoolId: row.schoolId,
+    invoiceId: row.invoiceId,
+    studentId: row.studentId,
+    amountMinor: toNumber(row.amountMinor),
+    refundedMinor: toNumber(row.refundedMinor),
+    currency: row.currency,
+    method: row.method as Payment['method'],
+    reference: row.reference,
+    paidAt: row.paidAt.toISOString(),
+    createdAt: row.createdAt.toISOString(),
+    refunds: row.refunds.map(toRefund),
+  };
 }
 
 export async function findPayment(db: Db, scope: string | null, id: string): Promise<Payment> {
-  const [payment] = await loadPayments(db, scope, { id });
-  if (!payment) throw notFound('Payment');
-  return payment;
+  const [row] = await listPayments(db, scope, { id });
+  if (!row) throw notFound('Payment');
+  return toPayment(row);
 }
 
 export async function listInvoicePayments(
@@ -77,7 +56,7 @@ export async function listInvoicePayments(
   invoiceId: string,
 ): Promise<Payment[]> {
   const invoice = await findInvoice(db, scope, invoiceId);
-  return loadPayments(db, invoice.schoolId, { invoiceId });
+  return (await listPayments(db, invoice.schoolId, { invoiceId })).map(toPayment);
 }
 
 /**
