@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { DB } from '@bursar/db';
 import type {
   SchoolStatement,
@@ -15,6 +15,7 @@ import {
   type Totals,
 } from '@bursar/ledger';
 import { toRefund } from '../payments/payments.service.js';
+import { findStatementSchool } from './statements.repository.js';
 import { notFound } from '@bursar/platform';
 
 function totalsJson(totals: Totals) {
@@ -29,18 +30,7 @@ function totalsJson(totals: Totals) {
 
 async function schoolOf(db: Kysely<DB>, scope: string | null, schoolId: string) {
   if (scope && scope !== schoolId) throw notFound('School');
-  const school = await db
-    .selectFrom('schools')
-    .leftJoin('schoolStats', 'schoolStats.schoolId', 'schools.id')
-    .select([
-      'schools.id',
-      'schools.currency',
-      'schools.timezone',
-      sql<bigint>`coalesce(school_stats.version, 0)`.as('statsVersion'),
-    ])
-    .where('schools.id', '=', schoolId)
-    .where('schools.deletedAt', 'is', null)
-    .executeTakeFirst();
+  const school = await findStatementSchool(db, schoolId);
   if (!school) throw notFound('School');
   return school;
 }
