@@ -48,6 +48,8 @@ export const baseConfigSchema = z.object({
    * come through a proxy (no `X-Forwarded-For`, direct peer not behind Caddy).
    */
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** How often a process's outbox sweeper hands Redis what the relay could not (Redis down or restarted empty), in ms. */
+  OUTBOX_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(2_000),
   /** `pretty` for people (the development default on a terminal or under `pnpm start`), `json` for machines. */
   LOG_FORMAT: z.enum(['pretty', 'json']).optional(),
 });

@@ -10,7 +10,9 @@ export function createRedis(url: string, role: 'producer' | 'worker', extra: Red
   const base: RedisOptions =
     role === 'worker'
       ? { maxRetriesPerRequest: null, enableReadyCheck: true }
-      : { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000 };
+      : // A Redis that hangs without closing the connection must not hold a caller (or the outbox
+        // relay's locked rows) forever: a command that gets no answer fails after 5 s.
+        { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000, commandTimeout: 5_000 };
   return new Redis(url, {
     ...base,
     retryStrategy: (attempt) => Math.min(attempt * 200, 5_000),

@@ -5,6 +5,7 @@ import { createDb, type DB } from '@bursar/db';
 import { createAuthenticator, jwksKeySource, type Authenticator } from './auth.js';
 import { ConfigError, type BaseConfig } from './config.js';
 import { createLogger, resolveLogFormat, type Logger } from './logger.js';
+import { createOutboxRelay, type OutboxRelay } from './outbox.js';
 import { createUserStates } from './user-state.js';
 import { createRedis, warnUnlessNoeviction } from './redis.js';
 import { listen } from './server.js';
@@ -18,6 +19,11 @@ export interface ServiceContext<C> {
   redis: Redis;
   /** The process's PostgreSQL pool (`DATABASE_URL`), closed on shutdown after the servers and workers. */
   db: Kysely<DB>;
+  /**
+   * This process's outbox relay, already sweeping: kick it after a transaction
+   * that enqueued (`transactionWithOutbox`). Stopped with the workers, before the pools close.
+   */
+  outbox: OutboxRelay;
 }
 
 export interface ServiceDefinition<C extends BaseConfig> {
@@ -59,9 +65,19 @@ export async function runService<C extends BaseConfig>(definition: ServiceDefini
     applicationName: `bursar-${definition.name}`,
   });
   shutdown.add('database', () => db.destroy());
+  const outbox = createOutboxRelay({
+    db,
+    redis,
+    prefix: config.QUEUE_PREFIX,
+    logger,
+    sweepIntervalMs: config.OUTBOX_SWEEP_INTERVAL_MS,
+  });
 
   try {
-    const app = await definition.start({ config, logger, shutdown, redis, db });
+    const app = await definition.start({ config, logger, shutdown, redis, db, outbox });
+    // After start, so a worker's queue workers (added there) stop before the relay their jobs enqueue through.
+    outbox.start();
+    shutdown.add('outbox relay', () => outbox.stop(), 'workers');
     const { port, host } = definition.listenOn(config);
     const { url } = await listen(app, port, shutdown, host ?? config.HOST);
     logger.info({ url }, `${definition.name} listening`);

@@ -3,7 +3,14 @@ import { Queue, UnrecoverableError } from 'bullmq';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { defineCatalog, defineJob, JOBS } from '@bursar/contracts';
-import { createLogger, createRedis, enqueue, Shutdown, transactionWithOutbox } from '@bursar/platform';
+import {
+  createLogger,
+  createOutboxRelay,
+  createRedis,
+  enqueue,
+  Shutdown,
+  transactionWithOutbox,
+} from '@bursar/platform';
 import { freshDatabase, startApp, testQueuePrefix, testRedisUrl } from '@bursar/test-support';
 import { planQueues, startWorkers, WorkerStartError } from './app.js';
 import { loadServiceConfig } from './config.js';
@@ -95,7 +102,11 @@ describe('a worker process', () => {
     },
     render: noop,
   };
-  const started = startWorkers({ config, logger, db, redis, shutdown, catalog, processors });
+  // runService gives a process its relay; here the test starts one the same way.
+  const outbox = createOutboxRelay({ db, redis, prefix, logger, sweepIntervalMs: 100 });
+  outbox.start();
+  shutdown.add('outbox relay', () => outbox.stop(), 'workers');
+  const started = startWorkers({ config, logger, db, redis, shutdown, outbox, catalog, processors });
   const queue = new Queue(chargeJob.queue, { connection: redis, prefix });
 
   afterAll(async () => {
@@ -125,7 +136,7 @@ describe('a worker process', () => {
 
   it('runs a committed job end to end: outbox, relay, worker, row completed', async () => {
     const paymentId = randomUUID();
-    await transactionWithOutbox(db, started.outbox, (trx) => enqueue(trx, chargeJob, { paymentId }));
+    await transactionWithOutbox(db, outbox, (trx) => enqueue(trx, chargeJob, { paymentId }));
     await eventually(async () => {
       const row = await db
         .selectFrom('outbox')
@@ -140,7 +151,7 @@ describe('a worker process', () => {
   it('fails at once, without retrying, a job its processor declares can never succeed', async () => {
     const paymentId = randomUUID();
     gone.add(paymentId);
-    await transactionWithOutbox(db, started.outbox, (trx) => enqueue(trx, chargeJob, { paymentId }));
+    await transactionWithOutbox(db, outbox, (trx) => enqueue(trx, chargeJob, { paymentId }));
     await eventually(async () => {
       expect(await queue.getJobState(`charge.${paymentId}`)).toBe('failed');
     });
@@ -156,7 +167,7 @@ describe('a worker process', () => {
     const before = new Shutdown(logger, 1_000, () => undefined);
     const add = vi.spyOn(before, 'add');
     expect(() =>
-      startWorkers({ config: bad, logger, db, redis, shutdown: before, catalog, processors }),
+      startWorkers({ config: bad, logger, db, redis, shutdown: before, outbox, catalog, processors }),
     ).toThrow(WorkerStartError);
     expect(add).not.toHaveBeenCalled();
   });

@@ -71,8 +71,10 @@ export interface WorkerDeps<C extends JobCatalog> {
   config: Config;
   logger: Logger;
   db: Kysely<DB>;
-  /** The process's producer-role connection: the outbox relay adds through it. */
+  /** The process's producer-role connection. */
   redis: Redis;
+  /** The process's outbox relay (runService's): processors enqueue follow-ups through it. */
+  outbox: OutboxRelay;
   shutdown: Shutdown;
   catalog: C;
   processors: Processors<C>;
@@ -91,16 +93,9 @@ export function startWorkers<C extends JobCatalog>({
   shutdown,
   catalog,
   processors,
-}: WorkerDeps<C>): { app: Express; workers: Worker[]; outbox: OutboxRelay } {
+  outbox,
+}: WorkerDeps<C>): { app: Express; workers: Worker[] } {
   const plan = planQueues(catalog, processors, config.WORKER_QUEUES);
-  const outbox = createOutboxRelay({
-    db,
-    redis,
-    prefix: config.QUEUE_PREFIX,
-    logger,
-    sweepIntervalMs: config.OUTBOX_SWEEP_INTERVAL_MS,
-  });
-  outbox.start();
 
   const workers: Worker[] = [];
   if (plan.size === 0) {
@@ -126,9 +121,8 @@ export function startWorkers<C extends JobCatalog>({
     logger.info({ queues: [...plan.keys()] }, 'running queues');
     shutdown.add('worker redis', () => connection.quit());
   }
-  // Workers finish their active jobs (which may enqueue follow-ups), then the relay stops, then the pools close.
+  // Workers finish their active jobs (which may enqueue follow-ups); runService then stops the relay and closes the pools.
   shutdown.add('workers', () => Promise.all(workers.map((worker) => worker.close())), 'workers');
-  shutdown.add('outbox relay', () => outbox.stop(), 'workers');
   const app = createHttpApp({
     service: 'worker',
     basePath: '',
@@ -137,5 +131,5 @@ export function startWorkers<C extends JobCatalog>({
     readiness: { postgres: databaseCheck(db), redis: redisCheck(redis) },
     routes: () => {},
   });
-  return { app, workers, outbox };
+  return { app, workers };
 }

@@ -27,8 +27,6 @@ export const configSchema = baseConfigSchema.extend({
       return [...new Set(names)] as QueueName[];
     }),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
-  /** How often this process's outbox sweeper hands over rows the relay could not, in ms. */
-  OUTBOX_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(2_000),
 });
 export type Config = z.infer<typeof configSchema>;
 
