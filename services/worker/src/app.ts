@@ -6,7 +6,6 @@ import { QueueName, type JobCatalog, type JobDefinition } from '@bursar/contract
 import { databaseCheck, type DB } from '@bursar/db';
 import {
   createHttpApp,
-  createOutboxRelay,
   createQueueWorker,
   createRedis,
   jobHandler,
