@@ -25,7 +25,8 @@ import { notFound, readScope, constraintError, recordAudit, type Actor } from '@
 type Db = Kysely<DB> | Transaction<DB>;
 
 const EMAIL_TAKEN = {
-  users_email_key: () => new AppError('conflict', 'This email cannot be used for a new account; it is already in use'),
+  users_email_key: () =>
+    new AppError('conflict', 'This email cannot be used for a new account; it is already in use'),
 };
 
 function toStaffUser(row: UserRow): StaffUser {
