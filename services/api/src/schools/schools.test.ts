@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { daysFromToday } from '@bursar/test-support';
 import { STAFF_PASSWORD, createTestApi } from '../testing/harness.js';
 
 const errorPaths = (body: { errors?: { path: string }[] }) =>
@@ -179,8 +180,8 @@ describe('schools', async () => {
         studentId: student.id,
         number: 'INV-1',
         currency: 'MXN',
-        issueDate: '2026-06-01',
-        dueDate: '2026-06-30',
+        issueDate: daysFromToday(-180),
+        dueDate: daysFromToday(-150),
         totalMinor: 10_000n,
       })
       .execute();

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { daysFromToday } from '@bursar/test-support';
 import { createTestApi } from '../testing/harness.js';
 
 const errorPaths = (body: { errors?: { path: string }[] }) =>
@@ -240,8 +241,8 @@ describe('students', async () => {
         studentId: created.body.id,
         number: `INV-${created.body.admissionNo}`,
         currency: 'INR',
-        issueDate: '2026-06-01',
-        dueDate: '2026-06-30',
+        issueDate: daysFromToday(-180),
+        dueDate: daysFromToday(-150),
         totalMinor: 50_000n,
         voidedAt: new Date(),
         voidReason: 'issued in error',
