@@ -283,25 +283,52 @@ export async function deleteInvoice(trx: Trx, schoolId: string, invoiceId: strin
 
 /** One invoice with its lines, derived balance and status. */
 export async function getInvoice(db: Db, schoolId: string | null, invoiceId: string, asOf?: string) {
-  let query = db
+  let query = selectInvoices(db, invoiceStatusSql(asOf)).where('invoices.id', '=', invoiceId);
+  if (schoolId) query = query.where('invoices.schoolId', '=', schoolId);
+  const invoice = await query.executeTakeFirst();
+  if (!invoice) return undefined;
+  const lines = await loadInvoiceLines(db, [invoiceId]);
+  return { ...invoice, lines: lines.get(invoiceId) ?? [] };
+}
+
+/**
+ * Invoices as the API shows them: the row, its balance and status (from
+ * `status`, so a caller filtering on it uses the same "today"), and the
+ * student's credit. Narrow it with `where`; lines come from `loadInvoiceLines`.
+ */
+export function selectInvoices(db: Db, status: ReturnType<typeof invoiceStatusSql>) {
+  return db
     .selectFrom('invoices')
     .innerJoin('schools', 'schools.id', 'invoices.schoolId')
     .innerJoin('students', 'students.id', 'invoices.studentId')
     .selectAll('invoices')
-    .select([
-      balanceSql.as('balanceMinor'),
-      invoiceStatusSql(asOf).as('status'),
-      'students.creditMinor as creditMinor',
-    ])
-    .where('invoices.id', '=', invoiceId);
-  if (schoolId) query = query.where('invoices.schoolId', '=', schoolId);
-  const invoice = await query.executeTakeFirst();
-  if (!invoice) return undefined;
-  const lines = await db
+    .select([balanceSql.as('balanceMinor'), status.as('status'), 'students.creditMinor as creditMinor']);
+}
+
+/** A printed invoice line. */
+export interface InvoiceLineRow {
+  description: string;
+  feeHead: string | null;
+  quantity: number;
+  unitAmountMinor: bigint;
+  amountMinor: bigint;
+}
+
+/** The lines of many invoices in one query, by invoice id, each invoice's in their printed order. */
+export async function loadInvoiceLines(db: Db, invoiceIds: string[]): Promise<Map<string, InvoiceLineRow[]>> {
+  const byInvoice = new Map<string, InvoiceLineRow[]>();
+  if (!invoiceIds.length) return byInvoice;
+  const rows = await db
     .selectFrom('invoiceLines')
-    .select(['description', 'feeHead', 'quantity', 'unitAmountMinor', 'amountMinor'])
-    .where('invoiceId', '=', invoiceId)
+    .select(['invoiceId', 'description', 'feeHead', 'quantity', 'unitAmountMinor', 'amountMinor'])
+    .where('invoiceId', 'in', invoiceIds)
+    .orderBy('invoiceId')
     .orderBy('position')
     .execute();
-  return { ...invoice, lines };
+  for (const { invoiceId, ...line } of rows) {
+    const list = byInvoice.get(invoiceId);
+    if (list) list.push(line);
+    else byInvoice.set(invoiceId, [line]);
+  }
+  return byInvoice;
 }

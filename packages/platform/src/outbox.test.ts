@@ -45,6 +45,11 @@ afterEach(async () => {
   await db.deleteFrom('outbox').execute();
 });
 
+function withoutFakedClock(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { LD_PRELOAD: _preload, FAKETIME: _faketime, ...rest } = env;
+  return rest;
+}
+
 /** A redis-server of this test's own, so it can be stopped and restarted empty. */
 class OwnRedis {
   private child: ChildProcess | undefined;
@@ -58,7 +63,9 @@ class OwnRedis {
     const child = spawn(
       'redis-server',
       ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      // Under `pnpm test:future` the suite runs with libfaketime preloaded; Redis is a
+      // real server from outside and keeps the real clock, like the shared one.
+      { stdio: ['ignore', 'pipe', 'pipe'], env: withoutFakedClock(process.env) },
     );
     this.child = child;
     let output = '';

@@ -8,7 +8,10 @@
 const DAY_MS = 86_400_000;
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
-/** The calendar date (`YYYY-MM-DD`) it is at `now` in an IANA time zone. */
+/**
+ * The calendar date (`YYYY-MM-DD`) it is at `now` in an IANA time zone. Written
+ * apart from the ledger's `todayIn` on purpose: tests judge the code with it.
+ */
 export function localDate(timezone: string, now: Date = new Date()): string {
   let formatter = formatters.get(timezone);
   if (!formatter) {

@@ -1,7 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { DB } from '@bursar/db';
 import type { ListInvoicesQuery } from '@bursar/contracts';
-import { balanceSql, invoiceStatusSql, type getInvoice } from '@bursar/ledger';
+import { invoiceStatusSql, loadInvoiceLines, selectInvoices, type getInvoice } from '@bursar/ledger';
 
 type Db = Kysely<DB> | Transaction<DB>;
 
@@ -40,10 +40,7 @@ export async function listInvoices(
 ): Promise<{ rows: InvoiceRow[]; total: number }> {
   // One "today" for the filter and the statuses shown, so a row never contradicts the filter.
   const status = invoiceStatusSql();
-  let base = db
-    .selectFrom('invoices')
-    .innerJoin('schools', 'schools.id', 'invoices.schoolId')
-    .where('schools.deletedAt', 'is', null);
+  let base = selectInvoices(db, status).where('schools.deletedAt', 'is', null);
   if (scope) base = base.where('invoices.schoolId', '=', scope);
   if (query.studentId) base = base.where('invoices.studentId', '=', query.studentId);
   if (query.dueFrom) base = base.where('invoices.dueDate', '>=', query.dueFrom);
@@ -51,18 +48,13 @@ export async function listInvoices(
   if (query.status) base = base.where(status, '=', query.status);
   const [column, direction] = SORTS[query.sort];
   const [invoices, count] = await Promise.all([
+    base.orderBy(column, direction).orderBy('invoices.id').limit(query.limit).offset(query.offset).execute(),
     base
-      .innerJoin('students', 'students.id', 'invoices.studentId')
-      .selectAll('invoices')
-      .select([balanceSql.as('balanceMinor'), status.as('status'), 'students.creditMinor as creditMinor'])
-      .orderBy(column, direction)
-      .orderBy('invoices.id')
-      .limit(query.limit)
-      .offset(query.offset)
-      .execute(),
-    base.select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow(),
+      .clearSelect()
+      .select(sql<number>`count(*)::int`.as('n'))
+      .executeTakeFirstOrThrow(),
   ]);
-  const lines = await listInvoiceLines(
+  const lines = await loadInvoiceLines(
     db,
     invoices.map((invoice) => invoice.id),
   );
@@ -70,23 +62,4 @@ export async function listInvoices(
     rows: invoices.map((invoice) => ({ ...invoice, lines: lines.get(invoice.id) ?? [] })),
     total: count.n,
   };
-}
-
-/** The lines of many invoices in one query, by invoice id, each invoice's in their printed order. */
-async function listInvoiceLines(db: Db, invoiceIds: string[]) {
-  const byInvoice = new Map<string, InvoiceRow['lines']>();
-  if (!invoiceIds.length) return byInvoice;
-  const rows = await db
-    .selectFrom('invoiceLines')
-    .select(['invoiceId', 'description', 'feeHead', 'quantity', 'unitAmountMinor', 'amountMinor'])
-    .where('invoiceId', 'in', invoiceIds)
-    .orderBy('invoiceId')
-    .orderBy('position')
-    .execute();
-  for (const { invoiceId, ...line } of rows) {
-    const list = byInvoice.get(invoiceId);
-    if (list) list.push(line);
-    else byInvoice.set(invoiceId, [line]);
-  }
-  return byInvoice;
 }
