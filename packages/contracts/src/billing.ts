@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PaymentEvent, PaymentProvider } from './online-payments.js';
 import {
   AmountMinor,
   CurrencyCode,
@@ -195,6 +196,11 @@ export const Payment = z.object({
   paidAt: IsoDateTime,
   createdAt: IsoDateTime,
   refunds: z.array(Refund),
+  /** For online payments: the provider and its payment id (`pay_…`, `pi_…`); null for manual ones. */
+  provider: PaymentProvider.nullable(),
+  providerPaymentId: z.string().nullable(),
+  /** Every provider event about this payment, oldest first (empty for manual payments). */
+  events: z.array(PaymentEvent),
 });
 export type Payment = z.infer<typeof Payment>;
 
@@ -236,11 +242,15 @@ export const StudentStatementQuery = z.strictObject({
 });
 export type StudentStatementQuery = z.infer<typeof StudentStatementQuery>;
 
+/** A payment as a statement lists it: the money, not its provider's event history. */
 export const StatementPayment = Payment.omit({
   schoolId: true,
   studentId: true,
   currency: true,
   createdAt: true,
+  provider: true,
+  providerPaymentId: true,
+  events: true,
 });
 
 export const StudentStatement = z.object({

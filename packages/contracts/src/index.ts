@@ -11,3 +11,4 @@ export * from './users.js';
 export * from './classes.js';
 export * from './students.js';
 export * from './guardians.js';
+export * from './online-payments.js';

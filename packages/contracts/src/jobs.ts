@@ -65,11 +65,30 @@ export function defineCatalog<C extends { [K in keyof C]: JobDefinition<K & stri
 }
 
 /**
- * Every job in Bursar. Empty until the first job lands: each job arrives in
- * the same change as its processor (payments, PDFs, WhatsApp, reports), and
- * the worker's processor table must then name it or the worker does not typecheck.
+ * Apply one stored provider event (a `provider_events` row, by id): a payment
+ * to its invoice through the ledger, a refund to its payment, anything it
+ * cannot match to the reconciliation inbox. Enqueued through the outbox in the
+ * transaction that stores the webhook. Many attempts with a growing delay:
+ * a refund that arrives before its capture waits for it (up to about a day).
  */
-export const JOBS = defineCatalog({});
+export const applyPaymentEvent = defineJob({
+  name: 'payment-event.apply',
+  queue: 'payments',
+  version: 1,
+  payload: z.strictObject({ eventId: z.uuid() }),
+  attempts: 12,
+  backoff: { type: 'exponential', delay: 2_000 },
+  jobId: ({ eventId }) => `payment-event.${eventId}`,
+});
+
+/**
+ * Every job in Bursar. Each job arrives in the same change as its processor
+ * (payments, PDFs, WhatsApp, reports), and the worker's processor table must
+ * name it or the worker does not typecheck.
+ */
+export const JOBS = defineCatalog({
+  'payment-event.apply': applyPaymentEvent,
+});
 
 /** What a job's `data` holds in Redis: the versioned payload plus W3C trace context. */
 export const JobEnvelope = z.object({

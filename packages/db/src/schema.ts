@@ -162,6 +162,22 @@ export interface Outbox {
   version: number;
 }
 
+export interface PaymentLinks {
+  amountMinor: bigint;
+  createdAt: Generated<Timestamp>;
+  createdBy: string | null;
+  currency: string;
+  expiresAt: Timestamp;
+  id: Generated<string>;
+  invoiceId: string;
+  paidAt: Timestamp | null;
+  provider: string;
+  providerReference: string;
+  schoolId: string;
+  status: Generated<string>;
+  url: string;
+}
+
 export interface Payments {
   amountMinor: bigint;
   createdAt: Generated<Timestamp>;
@@ -177,6 +193,42 @@ export interface Payments {
   refundedMinor: Generated<bigint>;
   schoolId: string;
   studentId: string;
+}
+
+export interface ProviderEvents {
+  body: Buffer;
+  detail: string | null;
+  eventId: string;
+  eventType: string;
+  headers: Json;
+  id: Generated<string>;
+  invoiceId: string | null;
+  paymentId: string | null;
+  processedAt: Timestamp | null;
+  provider: string;
+  providerPaymentId: string | null;
+  receivedAt: Generated<Timestamp>;
+  schoolId: string | null;
+  status: Generated<string>;
+}
+
+export interface ReconciliationItems {
+  amountMinor: bigint;
+  createdAt: Generated<Timestamp>;
+  currency: string;
+  detail: string;
+  dismissReason: string | null;
+  eventId: string;
+  id: Generated<string>;
+  matchedInvoiceId: string | null;
+  paymentId: string | null;
+  provider: string;
+  providerPaymentId: string;
+  reason: string;
+  resolvedAt: Timestamp | null;
+  resolvedBy: string | null;
+  schoolId: string | null;
+  status: Generated<string>;
 }
 
 export interface RefreshTokens {
@@ -197,6 +249,8 @@ export interface Refunds {
   fromCreditMinor: bigint;
   id: Generated<string>;
   paymentId: string;
+  provider: string | null;
+  providerRefundId: string | null;
   reason: string;
   schoolId: string;
 }
@@ -271,7 +325,10 @@ export interface DB {
   invoiceLines: InvoiceLines;
   invoices: Invoices;
   outbox: Outbox;
+  paymentLinks: PaymentLinks;
   payments: Payments;
+  providerEvents: ProviderEvents;
+  reconciliationItems: ReconciliationItems;
   refreshTokens: RefreshTokens;
   refunds: Refunds;
   schools: Schools;

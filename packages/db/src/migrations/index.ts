@@ -4,6 +4,7 @@ import * as m0002 from './0002-billing.js';
 import * as m0003 from './0003-school-stats-version.js';
 import * as m0004 from './0004-outbox.js';
 import * as m0005 from './0005-user-changes.js';
+import * as m0006 from './0006-online-payments.js';
 
 /**
  * Every migration, in order. Forward-only: a migration that has shipped is
@@ -16,4 +17,5 @@ export const migrations: Record<string, Migration> = {
   '0003-school-stats-version': m0003,
   '0004-outbox': m0004,
   '0005-user-changes': m0005,
+  '0006-online-payments': m0006,
 };
