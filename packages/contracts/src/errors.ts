@@ -29,6 +29,8 @@ export const ErrorCode = z.enum([
   'rate_limited',
   /** A webhook or request signature did not verify (401). */
   'invalid_signature',
+  /** A payment-provider webhook's signature is missing, garbled, wrong or too old (400): nothing was stored. */
+  'bad_webhook_signature',
   /** A dependency (database, Redis) is unavailable (503). */
   'service_unavailable',
   /** Anything unexpected; details are in the logs under the request id (500). */

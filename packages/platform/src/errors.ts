@@ -14,6 +14,7 @@ export const ERROR_STATUS: Record<ErrorCode, { status: number; title: string }> 
   idempotency_key_reused: { status: 422, title: 'Idempotency key reused' },
   rate_limited: { status: 429, title: 'Too many requests' },
   invalid_signature: { status: 401, title: 'Invalid signature' },
+  bad_webhook_signature: { status: 400, title: 'Bad webhook signature' },
   service_unavailable: { status: 503, title: 'Service unavailable' },
   internal_error: { status: 500, title: 'Internal server error' },
 };
