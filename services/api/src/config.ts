@@ -1,4 +1,5 @@
-import { baseConfigSchema, loadConfig, portVariable } from '@bursar/platform';
+import { paymentsConfigSchema, productionPaymentProblems } from '@bursar/payments';
+import { baseConfigSchema, ConfigError, loadConfig, portVariable } from '@bursar/platform';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
@@ -10,11 +11,24 @@ export const configSchema = baseConfigSchema.extend({
   JWT_KEY_FILE: z
     .string()
     .default(fileURLToPath(new URL('../../../.data/jwt/signing-key.pem', import.meta.url))),
+  // The api creates pay links through the providers' REST APIs (see @bursar/payments).
+  ...paymentsConfigSchema.shape,
 });
 export type Config = z.infer<typeof configSchema>;
 
+/**
+ * The api's configuration from `env`. In production it also refuses the
+ * payments sandbox and every development payment credential (their values are
+ * public), naming each variable, so the process exits 1 instead of taking
+ * money through keys everyone knows.
+ */
 export function loadServiceConfig(env: Record<string, string | undefined> = process.env): Config {
-  return loadConfig(configSchema, env);
+  const config = loadConfig(configSchema, env);
+  if (config.NODE_ENV === 'production') {
+    const problems = productionPaymentProblems(config, env);
+    if (problems.length) throw new ConfigError(problems);
+  }
+  return config;
 }
 
 /** Variables the demo seed reads (`pnpm db:seed`, run by `pnpm start`). */

@@ -70,7 +70,7 @@ export function paymentsRoutes({ db }: ApiContext): Router {
         permission: 'invoices:read',
         params: IdParams,
         response: Payment,
-        summary: 'Get a payment with its refunds',
+        summary: 'Get a payment with its refunds and, for an online payment, its provider events',
         tags: ['payments'],
       },
       ({ params, caller }) => findPayment(db, readScope(caller), params.id),

@@ -1,6 +1,13 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { DB } from '@bursar/db';
-import type { CreatePaymentBody, CreateRefundBody, Payment, PaymentReceipt, Refund } from '@bursar/contracts';
+import type {
+  CreatePaymentBody,
+  CreateRefundBody,
+  Payment,
+  PaymentEvent,
+  PaymentReceipt,
+  Refund,
+} from '@bursar/contracts';
 import { applyPayment, refundPayment, toNumber } from '@bursar/ledger';
 import { findInvoice } from '../invoices/invoices.service.js';
 import { listPayments, type PaymentRow } from './payments.repository.js';
@@ -41,6 +48,16 @@ function toPayment(row: PaymentRow): Payment {
     paidAt: row.paidAt.toISOString(),
     createdAt: row.createdAt.toISOString(),
     refunds: row.refunds.map(toRefund),
+    provider: row.provider as Payment['provider'],
+    providerPaymentId: row.providerPaymentId,
+    events: row.events.map((event) => ({
+      provider: event.provider as PaymentEvent['provider'],
+      eventId: event.eventId,
+      type: event.eventType,
+      status: event.status as PaymentEvent['status'],
+      receivedAt: event.receivedAt.toISOString(),
+      processedAt: event.processedAt?.toISOString() ?? null,
+    })),
   };
 }
 

@@ -79,9 +79,11 @@ export interface TestApi {
 export interface TestApiOptions {
   /** Called once for every statement the app runs (not the harness's own), e.g. to count a request's queries. */
   onQuery?: () => void;
+  /** More config variables, e.g. `startFakeProviders().env` to send pay-link requests to a fake provider. */
+  env?: Record<string, string>;
 }
 
-export async function createTestApi({ onQuery }: TestApiOptions = {}): Promise<TestApi> {
+export async function createTestApi({ onQuery, env = {} }: TestApiOptions = {}): Promise<TestApi> {
   const { db, url: databaseUrl } = await freshDatabase();
   const prefix = testQueuePrefix();
   const redis = createRedis(testRedisUrl(), 'producer');
@@ -96,6 +98,7 @@ export async function createTestApi({ onQuery }: TestApiOptions = {}): Promise<T
     REDIS_URL: testRedisUrl(),
     QUEUE_PREFIX: prefix,
     JWT_PRIVATE_KEY: await generateSigningKeyPem(),
+    ...env,
   });
   const keys = await loadSigningKeys({
     pem: config.JWT_PRIVATE_KEY,
