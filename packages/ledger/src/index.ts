@@ -4,6 +4,8 @@ export * from './fee-plans.js';
 export * from './invoices.js';
 export * from './money.js';
 export * from './payments.js';
+export * from './provider-payments.js';
+export * from './reconciliation.js';
 export * from './statements.js';
 export * from './status.js';
 export * from './dates.js';

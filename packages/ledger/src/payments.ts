@@ -1,6 +1,6 @@
 import { AppError, type PaymentMethod } from '@bursar/contracts';
 import { sql } from 'kysely';
-import type { Trx } from './db.js';
+import type { Db, Trx } from './db.js';
 import { lockStudent, settleStudent } from './credit.js';
 import { lockInvoice } from './invoices.js';
 import { minBig } from './money.js';
@@ -27,12 +27,22 @@ export interface ApplyPaymentInput {
 export async function applyPayment(
   trx: Trx,
   input: ApplyPaymentInput,
-): Promise<{ paymentId: string; appliedMinor: bigint; creditedMinor: bigint }> {
+): Promise<{ paymentId: string; appliedMinor: bigint; creditedMinor: bigint; duplicate: boolean }> {
   if (input.amountMinor <= 0n) throw new AppError('validation_failed', 'A payment must be a positive amount');
   const invoice = await lockInvoice(trx, input.schoolId, input.invoiceId);
+  const providerKey =
+    input.provider && input.providerPaymentId
+      ? { provider: input.provider, providerPaymentId: input.providerPaymentId }
+      : null;
+  if (providerKey) {
+    // Checked before the void check: a payment applied before its invoice was voided is
+    // still that payment when its event is delivered again.
+    const existing = await findProviderPayment(trx, providerKey.provider, providerKey.providerPaymentId);
+    if (existing) return { paymentId: existing.id, appliedMinor: 0n, creditedMinor: 0n, duplicate: true };
+  }
   if (invoice.voidedAt)
     throw new AppError('conflict', `Invoice ${invoice.number} is void and cannot take payments`);
-  const payment = await trx
+  const inserted = await trx
     .insertInto('payments')
     .values({
       schoolId: input.schoolId,
@@ -47,8 +57,21 @@ export async function applyPayment(
       provider: input.provider ?? null,
       providerPaymentId: input.providerPaymentId ?? null,
     })
+    // The invoice lock serialises applies to one invoice; this covers one provider payment
+    // reaching two invoices at once (the second waits for the first to commit, then inserts nothing).
+    .$if(providerKey !== null, (query) =>
+      query.onConflict((conflict) =>
+        conflict.columns(['provider', 'providerPaymentId']).where('provider', 'is not', null).doNothing(),
+      ),
+    )
     .returning('id')
-    .executeTakeFirstOrThrow();
+    .executeTakeFirst();
+  if (!inserted) {
+    const existing = await findProviderPayment(trx, providerKey!.provider, providerKey!.providerPaymentId);
+    if (!existing) throw new Error('a provider payment conflicted on insert but cannot be found');
+    return { paymentId: existing.id, appliedMinor: 0n, creditedMinor: 0n, duplicate: true };
+  }
+  const payment = inserted;
   const balance = invoice.totalMinor - invoice.paidMinor + invoice.refundedMinor;
   const applied = minBig(input.amountMinor, balance > 0n ? balance : 0n);
   if (applied > 0n) {
@@ -77,7 +100,17 @@ export async function applyPayment(
       .execute();
   }
   await settleStudent(trx, input.schoolId, invoice.studentId);
-  return { paymentId: payment.id, appliedMinor: applied, creditedMinor: excess };
+  return { paymentId: payment.id, appliedMinor: applied, creditedMinor: excess, duplicate: false };
+}
+
+/** The payment a provider reported under this id, in any school (provider ids are global). */
+export async function findProviderPayment(db: Db, provider: string, providerPaymentId: string) {
+  return db
+    .selectFrom('payments')
+    .select(['id', 'schoolId', 'studentId', 'invoiceId', 'amountMinor', 'refundedMinor', 'currency'])
+    .where('provider', '=', provider)
+    .where('providerPaymentId', '=', providerPaymentId)
+    .executeTakeFirst();
 }
 
 /**
@@ -93,8 +126,11 @@ export async function refundPayment(
     amountMinor: bigint;
     reason: string;
     createdBy?: string | null;
+    /** Set for provider refunds: `(provider, providerRefundId)` is unique, so a redelivered refund applies once. */
+    provider?: string | null;
+    providerRefundId?: string | null;
   },
-): Promise<{ refundId: string; fromCreditMinor: bigint }> {
+): Promise<{ refundId: string; fromCreditMinor: bigint; duplicate: boolean }> {
   const found = await trx
     .selectFrom('payments')
     .select(['studentId'])
@@ -109,6 +145,16 @@ export async function refundPayment(
     .where('id', '=', input.paymentId)
     .forUpdate()
     .executeTakeFirstOrThrow();
+  if (input.provider && input.providerRefundId) {
+    // Under the student and payment locks, so two deliveries of one refund cannot both pass.
+    const existing = await trx
+      .selectFrom('refunds')
+      .select('id')
+      .where('provider', '=', input.provider)
+      .where('providerRefundId', '=', input.providerRefundId)
+      .executeTakeFirst();
+    if (existing) return { refundId: existing.id, fromCreditMinor: 0n, duplicate: true };
+  }
   const refundable = payment.amountMinor - payment.refundedMinor;
   if (input.amountMinor > refundable) {
     throw new AppError(
@@ -172,10 +218,12 @@ export async function refundPayment(
       fromCreditMinor: fromCredit,
       reason: input.reason,
       createdBy: input.createdBy ?? null,
+      provider: input.provider ?? null,
+      providerRefundId: input.providerRefundId ?? null,
     })
     .returning('id')
     .executeTakeFirstOrThrow();
   // A refund can reopen an invoice; other credit the student holds moves onto it.
   await settleStudent(trx, input.schoolId, payment.studentId);
-  return { refundId: refund.id, fromCreditMinor: fromCredit };
+  return { refundId: refund.id, fromCreditMinor: fromCredit, duplicate: false };
 }

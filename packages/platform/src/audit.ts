@@ -10,6 +10,14 @@ export interface Actor {
   requestId?: string;
 }
 
+/**
+ * A process acting on its own (the payments worker applying a provider event):
+ * recorded with no user (`actor_id` null) and `system:<name>` as the role.
+ */
+export interface SystemActor {
+  system: string;
+}
+
 /** One change, as the audit trail records it. */
 export interface AuditEntry {
   action: string;
@@ -32,19 +40,20 @@ function jsonSafe(value: unknown): unknown {
  * change commit together. The table refuses updates and deletes. Every
  * service writes the trail through this one function.
  */
-export async function recordAudit(db: Db, actor: Actor, entry: AuditEntry): Promise<void> {
+export async function recordAudit(db: Db, actor: Actor | SystemActor, entry: AuditEntry): Promise<void> {
+  const system = 'system' in actor;
   await db
     .insertInto('auditLog')
     .values({
       schoolId: entry.schoolId,
-      actorId: actor.caller.userId,
-      actorRole: actor.caller.role,
+      actorId: system ? null : actor.caller.userId,
+      actorRole: system ? `system:${actor.system}` : actor.caller.role,
       action: entry.action,
       entityType: entry.entityType,
       entityId: entry.entityId,
       before: entry.before === undefined ? null : JSON.stringify(jsonSafe(entry.before)),
       after: entry.after === undefined ? null : JSON.stringify(jsonSafe(entry.after)),
-      requestId: actor.requestId ?? null,
+      requestId: system ? null : (actor.requestId ?? null),
     })
     .execute();
 }

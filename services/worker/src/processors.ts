@@ -4,6 +4,7 @@ import type { Logger, OutboxRelay } from '@bursar/platform';
 import type { Job } from 'bullmq';
 import type { Kysely } from 'kysely';
 import type { z } from 'zod';
+import { processPaymentEvent } from './payments/payment-event.processor.js';
 
 /** What a processor is handed besides its payload. */
 export interface ProcessorContext {
@@ -27,8 +28,7 @@ export type Processor<D extends JobDefinition> = (
 /** One processor per job of the catalog: a job added without its processor does not typecheck. */
 export type Processors<C extends JobCatalog> = { [K in keyof C]: Processor<C[K]> };
 
-/**
- * Every job's processor. Empty while the catalog is: each job lands together
- * with its processor here.
- */
-export const processors: Processors<typeof JOBS> = {};
+/** Every job's processor: each job lands together with its processor here. */
+export const processors: Processors<typeof JOBS> = {
+  'payment-event.apply': processPaymentEvent,
+};
