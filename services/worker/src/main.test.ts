@@ -34,20 +34,23 @@ async function startWorker(env: Record<string, string>) {
     output
       .split('\n')
       .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as { level: string; msg: string; err?: { message: string } });
+      .map(
+        (line) =>
+          JSON.parse(line) as { level: string; msg: string; err?: { message: string }; queues?: string[] },
+      );
   return { child, port, exited, lines, output: () => output };
 }
 
 describe('the worker process', () => {
   it('exits 1 naming the problem when WORKER_QUEUES names a queue with no job', async () => {
-    const worker = await startWorker({ WORKER_QUEUES: 'payments' });
+    const worker = await startWorker({ WORKER_QUEUES: 'invoice-pdf' });
     const [code] = await worker.exited;
     expect(code, worker.output()).toBe(1);
     const fatal = worker.lines().find((line) => line.msg === 'failed to start');
-    expect(fatal?.err?.message).toContain('WORKER_QUEUES names payments, which has no job in the catalog');
+    expect(fatal?.err?.message).toContain('WORKER_QUEUES names invoice-pdf, which has no job in the catalog');
   });
 
-  it('starts with the catalog as it is today, runs no queue, says so, and serves /healthz', async () => {
+  it('starts with the production catalog, runs the payments queue, says so, and serves /healthz', async () => {
     const worker = await startWorker({});
     const deadline = Date.now() + 60_000;
     while (!worker.lines().some((line) => line.msg === 'worker listening')) {
@@ -55,11 +58,8 @@ describe('the worker process', () => {
       if (Date.now() > deadline) throw new Error(`worker not listening:\n${worker.output()}`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    const said = worker.lines().find((line) => line.msg.includes('runs no queue'));
-    expect(said).toMatchObject({
-      level: 'info',
-      msg: 'the job catalog has no jobs yet; this worker runs no queue',
-    });
+    const said = worker.lines().find((line) => line.msg === 'running queues');
+    expect(said).toMatchObject({ level: 'info', queues: ['payments'] });
     expect((await fetch(`http://127.0.0.1:${worker.port}/healthz`)).status).toBe(200);
 
     worker.child.kill('SIGTERM');
