@@ -25,6 +25,8 @@ export const PERMISSIONS = {
   'invoices:write': ['platform_admin', 'school_admin', 'accountant'],
   'payments:write': ['platform_admin', 'school_admin', 'accountant'],
   'refunds:write': ['platform_admin', 'school_admin', 'accountant'],
+  'reconciliation:read': ['platform_admin', 'school_admin', 'accountant'],
+  'reconciliation:write': ['platform_admin', 'school_admin', 'accountant'],
   'statements:read': ['platform_admin', 'school_admin', 'accountant'],
   'audit:read': ['platform_admin', 'school_admin', 'accountant'],
 } as const satisfies Record<string, readonly Role[]>;

@@ -24,6 +24,7 @@ import { feePlansRoutes } from './fee-plans/fee-plans.routes.js';
 import { invoicesRoutes } from './invoices/invoices.routes.js';
 import { paymentsRoutes } from './payments/payments.routes.js';
 import { paymentLinksRoutes } from './online-payments/payment-links.routes.js';
+import { reconciliationRoutes } from './online-payments/reconciliation.routes.js';
 import { statementsRoutes } from './statements/statements.routes.js';
 import { auditRoutes } from './audit/audit.routes.js';
 import { openapiRoutes } from './openapi/openapi.routes.js';
@@ -67,6 +68,7 @@ export function createApp({ config, logger, db, redis, keys, userStates }: AppDe
       app.use(invoicesRoutes(context));
       app.use(paymentsRoutes(context));
       app.use(paymentLinksRoutes(context));
+      app.use(reconciliationRoutes(context));
       app.use(statementsRoutes(context));
       app.use(auditRoutes(context));
       // Last, so it never shadows a feature route; it documents every router above.

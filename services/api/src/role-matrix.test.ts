@@ -6,6 +6,8 @@ import { MAX_AMOUNT_MINOR, type Role } from '@bursar/contracts';
 import { PERMISSIONS, type Permission } from '@bursar/platform';
 import { daysFromToday, uniquePhone, uniqueTag } from '@bursar/test-support';
 import { createTestApi, type ApiResponse, type Caller } from './testing/harness.js';
+import { startFakeProviders } from './testing/fake-providers.js';
+import { storeReconciliationItem } from './testing/provider-events.js';
 
 const ROLES: Role[] = ['platform_admin', 'school_admin', 'accountant', 'teacher', 'guardian'];
 const PROBLEM = /^application\/problem\+json/;
@@ -33,6 +35,7 @@ const README_ROWS: Record<string, Permission[]> = {
     'invoices:write',
   ],
   'payments, refunds: write': ['payments:write', 'refunds:write'],
+  'reconciliation: read, write': ['reconciliation:read', 'reconciliation:write'],
   'statements, audit: read': ['statements:read', 'audit:read'],
 };
 
@@ -81,7 +84,9 @@ function allowed(role: Role, permission: string): boolean {
  * gets 401. Also: nothing a client can send makes the api answer 5xx.
  */
 describe('role matrix', async () => {
-  const api = await createTestApi();
+  // Pay links are created at a local fake of the providers' REST APIs.
+  const providers = await startFakeProviders();
+  const api = await createTestApi({ env: providers.env });
   const schoolId = await api.createSchool({ name: `Matrix ${randomUUID().slice(0, 6)}` });
   const callers = Object.fromEntries(
     await Promise.all(
@@ -151,6 +156,9 @@ describe('role matrix', async () => {
         .id as string,
     payment: async () =>
       (await bySetupAccountant.payment(await make.invoice(), 4_000, { method: 'cash' })).payment.id as string,
+    /** Provider money waiting in the school's reconciliation inbox (as the worker leaves it). */
+    reconciliationItem: async () =>
+      (await storeReconciliationItem(api.db, { schoolId, amountMinor: 1_000 })).id,
     link: async () => {
       const [studentId, guardianId] = await Promise.all([make.student(), make.guardian()]);
       await created(
@@ -333,6 +341,29 @@ describe('role matrix', async () => {
         path: `/api/invoices/${await make.invoice()}/payments`,
         body: { amountMinor: 2_500, method: 'bank_transfer', reference: 'NEFT-1' },
         headers: { 'idempotency-key': randomUUID() },
+      }),
+    },
+    'POST /api/invoices/{id}/payment-link': {
+      permission: 'payments:write',
+      prepare: async () => ({
+        path: `/api/invoices/${await make.invoice()}/payment-link`,
+        body: { provider: 'razorpay' },
+      }),
+    },
+    'POST /api/reconciliation/{id}/match': {
+      permission: 'reconciliation:write',
+      spent: true,
+      prepare: async () => ({
+        path: `/api/reconciliation/${await make.reconciliationItem()}/match`,
+        body: { invoiceId: await make.invoice() },
+      }),
+    },
+    'POST /api/reconciliation/{id}/dismiss': {
+      permission: 'reconciliation:write',
+      spent: true,
+      prepare: async () => ({
+        path: `/api/reconciliation/${await make.reconciliationItem()}/dismiss`,
+        body: { reason: 'Paid at the bank counter instead' },
       }),
     },
     'POST /api/payments/{id}/refunds': {
@@ -751,6 +782,9 @@ describe('role matrix', async () => {
       `/api/schools/${schoolId}/statement?asOf=0000-01-01`,
       `/api/schools/${schoolId}/statement?asOf=2026-13-01`,
       `/api/schools/${schoolId}/statement?offset=1000000&limit=200`,
+      '/api/reconciliation?status=everything',
+      '/api/reconciliation?schoolId=%00',
+      '/api/reconciliation?limit=0',
     ];
     for (const path of queries) {
       const res = await api.request(api.admin, 'GET', path);
