@@ -57,6 +57,12 @@ export interface LoadTarget {
    * picker sends value and baseline the same sequence in each round.
    */
   pathPicker?: (run: number) => () => string;
+  /**
+   * Whole requests per run instead of a path: a POST whose body and headers are
+   * made per request (`setupRequest`, e.g. pre-signed webhooks), with
+   * `onResponse` to see each answer. Called like `pathPicker`, with the run's number.
+   */
+  requestsFor?: (run: number) => autocannon.Request[];
 }
 
 export type Target = string | LoadTarget;
@@ -103,8 +109,9 @@ export function runLoad(
   durationSec: number,
   run = 0,
 ): Promise<LoadResult> {
-  const { url, headers, pathPicker } = asTarget(target);
+  const { url, headers, pathPicker, requestsFor } = asTarget(target);
   const nextPath = pathPicker?.(run);
+  const custom = requestsFor?.(run);
   return new Promise((resolve, reject) => {
     const instance = autocannon(
       {
@@ -115,6 +122,7 @@ export function runLoad(
         ...(nextPath
           ? { requests: [{ setupRequest: (request) => ({ ...request, path: nextPath() }) }] }
           : {}),
+        ...(custom ? { requests: custom } : {}),
       },
       (error, result) => {
         clearTimeout(watchdog);
