@@ -354,6 +354,89 @@ describe('provider refunds', () => {
     expect(await invoiceMoney(db, invoice.invoiceId)).toMatchObject({ refundedMinor: 15_000n });
   });
 
+  it('records each refund of a Stripe charge once, however often charge.refunded reports it', async () => {
+    const invoice = await invoiceFor(db, 90_000n);
+    const intentId = providerId('pi');
+    await apply(
+      await storeEvent(
+        db,
+        'stripe',
+        stripeIntentSucceeded({
+          eventId: providerId('evt'),
+          paymentIntentId: intentId,
+          amountMinor: 90_000n,
+          metadata: notesOf(invoice),
+        }),
+      ),
+    );
+    const chargeRefunded = (refunds: { id: string; amount: number }[]) => ({
+      type: 'charge.refunded',
+      body: JSON.stringify({
+        id: providerId('evt'),
+        object: 'event',
+        type: 'charge.refunded',
+        created: Math.floor(Date.now() / 1000),
+        api_version: '2024-06-20',
+        livemode: false,
+        data: {
+          object: {
+            id: `ch_${intentId.slice(3)}`,
+            object: 'charge',
+            amount: 90_000,
+            amount_refunded: refunds.reduce((sum, refund) => sum + refund.amount, 0),
+            currency: 'inr',
+            payment_intent: intentId,
+            metadata: notesOf(invoice),
+            refunds: {
+              object: 'list',
+              data: refunds.map((refund) => ({
+                ...refund,
+                currency: 'inr',
+                status: 'succeeded',
+                payment_intent: intentId,
+              })),
+            },
+          },
+        },
+      }),
+    });
+    const first = await storeEvent(db, 'stripe', chargeRefunded([{ id: providerId('re'), amount: 10_000 }]));
+    await apply(first);
+    const firstRefund = (
+      JSON.parse((await eventRow(db, first)).body.toString()) as {
+        data: { object: { refunds: { data: { id: string }[] } } };
+      }
+    ).data.object.refunds.data[0]!.id;
+    // Stripe lists every refund of the charge so far: the first again, and a new one.
+    const second = await storeEvent(
+      db,
+      'stripe',
+      chargeRefunded([
+        { id: providerId('re'), amount: 25_000 },
+        { id: firstRefund, amount: 10_000 },
+      ]),
+    );
+    await apply(second);
+    const again = await storeEvent(db, 'stripe', chargeRefunded([{ id: firstRefund, amount: 10_000 }]));
+    await apply(again);
+    expect([
+      (await eventRow(db, first)).status,
+      (await eventRow(db, second)).status,
+      (await eventRow(db, again)).status,
+    ]).toEqual(['refunded', 'refunded', 'duplicate']);
+    const refunds = await db
+      .selectFrom('refunds')
+      .select('amountMinor')
+      .where('provider', '=', 'stripe')
+      .where('paymentId', '=', (await paymentsOf(db, intentId))[0]!.id)
+      .execute();
+    expect(refunds.map((row) => row.amountMinor).sort()).toEqual([10_000n, 25_000n]);
+    expect(await invoiceMoney(db, invoice.invoiceId)).toMatchObject({
+      refundedMinor: 35_000n,
+      balanceMinor: 35_000n,
+    });
+  });
+
   it('makes a refund that arrives before its capture wait (the job retries) and ends with the right balance', async () => {
     startWorker();
     const invoice = await invoiceFor(db, 80_000n);
