@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { concurrently } from 'concurrently';
 import { migrate } from '../packages/db/src/cli.js';
+import { SANDBOX_CREDENTIALS } from '../packages/payments/src/config.js';
 import {
   caddyInstallPlan,
   machineFacts,
@@ -128,6 +129,27 @@ function line(label: string, value: string): string {
   return `  ${label.padEnd(17)}${value}`;
 }
 
+/**
+ * The payment sandbox's banner lines: where its pay pages are and the webhook
+ * secrets it signs with (the development defaults unless set), so a webhook
+ * can also be sent by hand. Nothing when the providers are live.
+ */
+function paymentLines(childEnv: NodeJS.ProcessEnv): string[] {
+  if ((childEnv.PAYMENTS_PROVIDER ?? 'sandbox') !== 'sandbox') return [];
+  const secret = (variable: 'RAZORPAY_WEBHOOK_SECRETS' | 'STRIPE_WEBHOOK_SECRETS') =>
+    childEnv[variable] ? `(${variable})` : SANDBOX_CREDENTIALS[variable];
+  return [
+    line(
+      'Payment sandbox',
+      `${childEnv.PUBLIC_URL}/webhooks/sandbox/pay/<reference>  (the url of POST /api/invoices/:id/payment-link)`,
+    ),
+    line(
+      'Webhook secrets',
+      `Razorpay ${secret('RAZORPAY_WEBHOOK_SECRETS')}, Stripe ${secret('STRIPE_WEBHOOK_SECRETS')}  (development only)`,
+    ),
+  ];
+}
+
 async function waitHealthy(base: string, paths: string[], timeoutMs: number): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
   let pending = paths;
@@ -156,6 +178,8 @@ async function main(): Promise<void> {
     ...ports,
     DATABASE_URL: databaseUrl,
     REDIS_URL: redisUrl,
+    // The sandbox's pay links and its webhooks go through this Caddy, on whatever port it has.
+    PUBLIC_URL: env.PUBLIC_URL ?? `http://127.0.0.1:${ports.BURSAR_PORT}`,
     // A person reads this terminal, but the services' stdout is concurrently's
     // pipe: ask for readable logs unless the user chose, or runs production.
     ...(env.LOG_FORMAT || env.NODE_ENV === 'production' ? {} : { LOG_FORMAT: 'pretty' }),
@@ -217,6 +241,7 @@ async function main(): Promise<void> {
           'Demo school',
           `principal@greenwood.example, bursar@greenwood.example, teacher@greenwood.example / ${env.BURSAR_DEMO_PASSWORD ? '(BURSAR_DEMO_PASSWORD)' : 'demo_pass'}`,
         ),
+        ...paymentLines(childEnv),
         '  Ctrl+C stops everything.',
       ].join('\n'),
     );
