@@ -53,6 +53,8 @@ export interface ApiResponse<T = any> {
 export interface TestApi {
   url: string;
   db: Kysely<DB>;
+  /** This file's database, for processes a test starts beside the api (billing-webhook, the worker). */
+  databaseUrl: string;
   /** The seeded demo school (INR, Asia/Kolkata). */
   demoSchoolId: string;
   admin: Caller;
@@ -198,6 +200,7 @@ export async function createTestApi({ onQuery, env = {} }: TestApiOptions = {}):
   return {
     url,
     db,
+    databaseUrl,
     demoSchoolId: DEMO_SCHOOL.id,
     admin,
     request,
