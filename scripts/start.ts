@@ -141,7 +141,7 @@ function paymentLines(childEnv: NodeJS.ProcessEnv): string[] {
   return [
     line(
       'Payment sandbox',
-      `${childEnv.PUBLIC_URL}/webhooks/sandbox/pay/<reference>  (the url of POST /api/invoices/:id/payment-link)`,
+      `${childEnv.PUBLIC_URL}/webhooks/sandbox  (pay pages of the links POST /api/invoices/:id/payment-link makes)`,
     ),
     line(
       'Webhook secrets',

@@ -105,3 +105,21 @@ export function renderUnknownLink(reference: string): string {
 billing-webhook forgets them: ask Bursar for a new payment link.</p>`,
   );
 }
+
+/** The sandbox's front page: every link it holds (newest first), each with its pay page. */
+export function renderIndexPage(links: SandboxLink[]): string {
+  const items = links
+    .map(
+      (link) =>
+        `<li><a href="sandbox/pay/${encodeURIComponent(link.id)}">${escapeHtml(link.notes.invoiceNumber ?? link.id)}</a> — ${escapeHtml(formatMinor(link.amountMinor, link.currency))}, ${link.provider === 'razorpay' ? 'Razorpay' : 'Stripe'}, ${link.status}</li>`,
+    )
+    .join('\n');
+  return page(
+    'Payment links',
+    `<h1 style="font-size: 1.5rem">Payment links</h1>
+<p>Links the api created since billing-webhook started (the sandbox keeps them in memory). Ask for one with
+<code>POST /api/invoices/:id/payment-link</code>, open its pay page, and press Pay: the provider's signed
+webhooks come back to Bursar through Caddy.</p>
+${items ? `<ul>\n${items}\n</ul>` : '<p>No links yet.</p>'}`,
+  );
+}

@@ -2,7 +2,7 @@ import express, { type ErrorRequestHandler, type Express, type RequestHandler, t
 import { z } from 'zod';
 import { AppError, PaymentProvider } from '@bursar/contracts';
 import { fieldError, route } from '@bursar/platform';
-import { renderPayPage, renderResultPage, renderUnknownLink } from './sandbox.page.js';
+import { renderIndexPage, renderPayPage, renderResultPage, renderUnknownLink } from './sandbox.page.js';
 import {
   createRazorpayLink,
   createStripeSession,
@@ -114,6 +114,16 @@ export function mountSandboxRoutes(app: Express, deps: { config: SandboxConfig; 
     express.urlencoded({ extended: true, limit: '100kb', parameterLimit: 200 }),
     providerParseErrors((status, message) => stripeError(status, message)),
     createCheckoutSession,
+  );
+
+  app.get(
+    SANDBOX,
+    route(
+      { summary: 'The sandbox front page: its links and their pay pages (HTML)', tags: ['sandbox'] },
+      ({ res }) => {
+        res.type('html').send(renderIndexPage([...store.links.values()].reverse()));
+      },
+    ),
   );
 
   app.get(

@@ -267,6 +267,9 @@ describe('sandbox pay page', () => {
       expect(event.headers['x-razorpay-event-id']).toBe(event.eventId);
     }
     expect(await fetch(link.short_url).then((r) => r.text())).toContain('Paid');
+    const index = await fetch(`${app.url}/webhooks/sandbox`);
+    expect(index.status).toBe(200);
+    expect(await index.text()).toContain(`href="sandbox/pay/${link.id}"`);
   });
 
   it('Pay on a Stripe session sends checkout.session.completed then payment_intent.succeeded for one PaymentIntent', async () => {
