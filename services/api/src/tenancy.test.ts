@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { can, type Permission } from '@bursar/platform';
 import { daysFromToday } from '@bursar/test-support';
 import { createTestApi, type Caller } from './testing/harness.js';
+import { storeReconciliationItem } from './testing/provider-events.js';
 
 const day = (offset: number) => daysFromToday(offset, 'Asia/Kolkata');
 
@@ -59,6 +60,8 @@ describe('tenancy: another school is invisible and untouchable', async () => {
       amountMinor: 40_000,
     });
     const receipt = await byAccountant.payment(invoice.id, 15_000, { method: 'cash' });
+    // Provider money waiting in the school's reconciliation inbox, as the worker leaves it.
+    const item = await storeReconciliationItem(api.db, { schoolId, amountMinor: 5_000 });
     return {
       schoolId,
       admin,
@@ -70,6 +73,7 @@ describe('tenancy: another school is invisible and untouchable', async () => {
       feePlanId: feePlan.id as string,
       invoiceId: invoice.id as string,
       paymentId: receipt.payment.id as string,
+      reconciliationItemId: item.id,
     };
   }
   type School = Awaited<ReturnType<typeof buildSchool>>;
@@ -157,6 +161,18 @@ describe('tenancy: another school is invisible and untouchable', async () => {
       body: () => ({ amountMinor: 1, method: 'cash' }),
       headers: () => ({ 'idempotency-key': randomUUID() }),
     },
+    'POST /api/invoices/{id}/payment-link': {
+      path: (s) => `/api/invoices/${s.invoiceId}/payment-link`,
+      body: () => ({ provider: 'razorpay' }),
+    },
+    'POST /api/reconciliation/{id}/match': {
+      path: (s) => `/api/reconciliation/${s.reconciliationItemId}/match`,
+      body: (s) => ({ invoiceId: s.invoiceId }),
+    },
+    'POST /api/reconciliation/{id}/dismiss': {
+      path: (s) => `/api/reconciliation/${s.reconciliationItemId}/dismiss`,
+      body: () => ({ reason: 'Not yours' }),
+    },
     'GET /api/payments/{id}': { path: (s) => `/api/payments/${s.paymentId}` },
     'POST /api/payments/{id}/refunds': {
       path: (s) => `/api/payments/${s.paymentId}/refunds`,
@@ -175,6 +191,7 @@ describe('tenancy: another school is invisible and untouchable', async () => {
     feePlanId: randomUUID(),
     invoiceId: randomUUID(),
     paymentId: randomUUID(),
+    reconciliationItemId: randomUUID(),
   };
 
   const spec = (await api.request(null, 'GET', '/api/openapi.json')).body;
@@ -215,6 +232,7 @@ describe('tenancy: another school is invisible and untouchable', async () => {
       `/api/schools/{s}/statement?asOf=${day(191)}`,
       '/api/invoices?limit=200',
       '/api/audit?limit=200',
+      '/api/reconciliation?limit=200',
     ];
     const fill = (path: string) =>
       path
@@ -290,6 +308,14 @@ describe('tenancy: another school is invisible and untouchable', async () => {
       [b.admin, 'DELETE', `/api/students/${b.studentId}/guardians/${a.guardianId}`, undefined, 404],
       [b.admin, 'DELETE', `/api/students/${a.studentId}/guardians/${b.guardianId}`, undefined, 404],
       // A's ids inside B's bodies: another school's reference is not a valid value.
+      // B's own provider money onto A's invoice: the invoice is not B's to name.
+      [
+        b.accountant,
+        'POST',
+        `/api/reconciliation/${b.reconciliationItemId}/match`,
+        { invoiceId: a.invoiceId },
+        404,
+      ],
       [b.accountant, 'POST', `/api/fee-plans/${b.feePlanId}/issue`, { classId: a.classId }, 422],
       [b.accountant, 'POST', `/api/fee-plans/${b.feePlanId}/issue`, { studentIds: [a.studentId] }, 422],
       [
