@@ -95,6 +95,16 @@ describe('parseRazorpayEvent', () => {
     expect(fact).toMatchObject({ kind: 'payment', amountMinor: 500n, notes });
   });
 
+  it('prefers notes that name the invoice over notes with other keys only', () => {
+    const [fact] = parseRazorpayEvent(
+      event('order.paid', {
+        order: { entity: { id: 'order_B', amount: 500, amount_paid: 500, notes, status: 'paid' } },
+        payment: { entity: paymentEntity({ amount: 500, notes: { purpose: 'fees' } }) },
+      }),
+    );
+    expect(fact).toMatchObject({ notes });
+  });
+
   it('treats notes given as [] as no notes, and drops values that are not strings', () => {
     const [empty] = parseRazorpayEvent(
       event('payment.captured', { payment: { entity: paymentEntity({ notes: [] }) } }),

@@ -115,8 +115,12 @@ export function parseRazorpayEvent(rawBody: Buffer | string): ProviderFact[] {
       const order = hasEntity(payload, 'order')
         ? entityOf(payload, 'order', LinkOrOrderEntity, type)
         : undefined;
+      // The payment's notes, else the link's or order's (Razorpay leaves a link payment's own notes
+      // empty); a source naming the invoice wins over one that only has other keys.
+      const sources = [payment.notes, link?.notes, order?.notes].filter((found) => found !== undefined);
       const notes =
-        [payment.notes, link?.notes, order?.notes].find((found) => found && Object.keys(found).length > 0) ??
+        sources.find((found) => found.invoiceId) ??
+        sources.find((found) => Object.keys(found).length > 0) ??
         {};
       // When the event happened (the capture), else when the payment was made.
       const seconds = envelope.data.created_at ?? payment.created_at;
