@@ -5,7 +5,7 @@ import type { ApiContext } from '../context.js';
 import { createPaymentLink } from './payment-links.service.js';
 
 /** `POST /api/invoices/:id/payment-link`: a Razorpay Payment Link or Stripe Checkout Session for the balance. */
-export function paymentLinksRoutes({ db, config }: ApiContext): Router {
+export function paymentLinksRoutes({ db, config, logger }: ApiContext): Router {
   const router = Router();
 
   router.post(
@@ -27,10 +27,10 @@ export function paymentLinksRoutes({ db, config }: ApiContext): Router {
         tags: ['payments'],
         errors: ['conflict', 'service_unavailable'],
       },
-      async ({ params, body, caller, actor }) => {
+      async ({ params, body, req, caller, actor }) => {
         const { link } = await createPaymentLink(
-          db,
-          config,
+          // The request's logger, so a provider failure is logged with the request id.
+          { db, config, logger: req.log ?? logger },
           actor,
           readScope(caller),
           params.id,

@@ -11,7 +11,7 @@ import {
   type CreateLinkInput,
   type PaymentsConfig,
 } from '@bursar/payments';
-import { isUniqueViolation, recordAudit, type Actor } from '@bursar/platform';
+import { isUniqueViolation, recordAudit, type Actor, type Logger } from '@bursar/platform';
 import { findInvoice } from '../invoices/invoices.service.js';
 import {
   expireLinks,
@@ -92,8 +92,7 @@ function createAtProvider(
  * with nothing stored.
  */
 export async function createPaymentLink(
-  db: Kysely<DB>,
-  config: PaymentsConfig,
+  { db, config, logger }: { db: Kysely<DB>; config: PaymentsConfig; logger: Logger },
   actor: Actor,
   scope: string | null,
   invoiceId: string,
@@ -130,6 +129,14 @@ export async function createPaymentLink(
       notes: { invoiceId, schoolId: invoice.schoolId, invoiceNumber: invoice.number },
       returnUrl: returnUrl(config, invoiceId),
       expiresAt,
+    }).catch((error: unknown) => {
+      // The client sees only "try again"; the operator needs the provider's status and words
+      // (the internal message, which never holds a credential), and AppErrors are not logged
+      // by the error handler.
+      if (error instanceof AppError) {
+        logger.warn({ provider, invoiceId, reason: error.message }, 'payment provider did not create a link');
+      }
+      throw error;
     });
     const row = await insertLink(trx, {
       id,

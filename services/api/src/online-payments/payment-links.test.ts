@@ -1,15 +1,19 @@
 import { describe, expect, it, beforeEach } from 'vitest';
 import { sql } from 'kysely';
 import { daysFromToday } from '@bursar/test-support';
+import { createLogger } from '@bursar/platform';
 import { createTestApi } from '../testing/harness.js';
-import { startFakeProviders } from '../testing/fake-providers.js';
+import { FAKE_CREDENTIALS, startFakeProviders } from '../testing/fake-providers.js';
 
 const PROBLEM = /^application\/problem\+json/;
 const DAY_MS = 86_400_000;
 
 describe('POST /api/invoices/:id/payment-link', async () => {
   const providers = await startFakeProviders();
-  const api = await createTestApi({ env: providers.env });
+  // Every line the app logs, at debug level, to check what reaches the logs.
+  const logLines: string[] = [];
+  const logger = createLogger('api-test', 'debug', { write: (line: string) => void logLines.push(line) });
+  const api = await createTestApi({ env: providers.env, logger });
   const schoolId = await api.createSchool({ name: 'Greenfield Public School' });
   const otherSchoolId = await api.createSchool();
   const accountant = await api.callerFor('accountant', schoolId);
@@ -243,6 +247,23 @@ describe('POST /api/invoices/:id/payment-link', async () => {
         (entry: { after: { invoiceId: string } }) => entry.after.invoiceId === created.id,
       ),
     ).toEqual([]);
+
+    // The log says what the provider answered, for the operator, and never the credentials.
+    const warnings = logLines.filter((line) => line.includes('payment provider did not create a link'));
+    expect(warnings).toHaveLength(6);
+    expect(warnings.join('\n')).toMatch(/Razorpay POST \S*\/v1\/payment_links answered 500: SERVER_ERROR/);
+    expect(warnings.join('\n')).toContain('check the API keys');
+    const everything = logLines.join('\n');
+    expect(everything.length).toBeGreaterThan(0);
+    for (const secret of [
+      FAKE_CREDENTIALS.RAZORPAY_KEY_SECRET,
+      FAKE_CREDENTIALS.STRIPE_SECRET_KEY,
+      Buffer.from(`${FAKE_CREDENTIALS.RAZORPAY_KEY_ID}:${FAKE_CREDENTIALS.RAZORPAY_KEY_SECRET}`).toString(
+        'base64',
+      ),
+    ]) {
+      expect(everything).not.toContain(secret);
+    }
 
     // Once the provider is back, the same request works.
     providers.setMode({ kind: 'ok' });

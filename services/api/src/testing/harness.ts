@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { DB } from '@bursar/db';
-import { createLogger, createRedis, createUserStates } from '@bursar/platform';
+import { createLogger, createRedis, createUserStates, type Logger } from '@bursar/platform';
 import {
   dbBuilders,
   freshDatabase,
@@ -83,9 +83,11 @@ export interface TestApiOptions {
   onQuery?: () => void;
   /** More config variables, e.g. `startFakeProviders().env` to send pay-link requests to a fake provider. */
   env?: Record<string, string>;
+  /** The app's logger (default: silent, or TEST_LOG_LEVEL), e.g. one writing to a test's own stream. */
+  logger?: Logger;
 }
 
-export async function createTestApi({ onQuery, env = {} }: TestApiOptions = {}): Promise<TestApi> {
+export async function createTestApi({ onQuery, env = {}, logger }: TestApiOptions = {}): Promise<TestApi> {
   const { db, url: databaseUrl } = await freshDatabase();
   const prefix = testQueuePrefix();
   const redis = createRedis(testRedisUrl(), 'producer');
@@ -124,7 +126,7 @@ export async function createTestApi({ onQuery, env = {} }: TestApiOptions = {}):
   afterAll(() => userStates.close());
   const app = createApp({
     config,
-    logger: createLogger('api-test', process.env.TEST_LOG_LEVEL ?? 'silent'),
+    logger: logger ?? createLogger('api-test', process.env.TEST_LOG_LEVEL ?? 'silent'),
     // A plugin's transformResult runs once per executed statement (subqueries are not counted apart).
     db: onQuery
       ? db.withPlugin({
