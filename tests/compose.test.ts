@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { SANDBOX_CREDENTIALS } from '@bursar/payments';
 import { SERVICE_COMMAND, SERVICES } from '../scripts/lib/services.js';
 
 /**
@@ -310,6 +311,20 @@ describe('docker-compose.yml', () => {
     it.each(APP_PROCESSES)('%s trusts exactly Caddy’s address as its proxy', (name) => {
       expect(envOf(name).TRUST_PROXY).toBe(edge);
     });
+
+    it.each(['api', 'billing-webhook'])(
+      '%s takes live payment settings from the environment, never the sandbox',
+      (name) => {
+        const env = envOf(name);
+        expect(env.PAYMENTS_PROVIDER).toBe('live');
+        for (const variable of Object.keys(SANDBOX_CREDENTIALS)) {
+          expect(env, variable).toHaveProperty(variable);
+          expect(env[variable], variable).not.toBe(
+            SANDBOX_CREDENTIALS[variable as keyof typeof SANDBOX_CREDENTIALS],
+          );
+        }
+      },
+    );
 
     it.each(['notify', 'ai'])('%s fetches the api’s token keys from the api service', (name) => {
       const url = new URL(envOf(name).AUTH_JWKS_URL ?? '');

@@ -83,7 +83,7 @@ function linkInput(overrides: Partial<RazorpayLinkInput> = {}): RazorpayLinkInpu
       schoolId: '11111111-2222-4333-8444-555555555555',
       invoiceNumber: 'INV-2026-000042',
     },
-    returnUrl: 'http://127.0.0.1:8080/pay/done?invoice=0f1e2d3c-4b5a-4968-8776-655443322110',
+    returnUrl: 'http://127.0.0.1:8080/api/pay/return?invoice=0f1e2d3c-4b5a-4968-8776-655443322110',
     // Razorpay counts expiry in whole seconds.
     expiresAt: new Date(Math.floor((Date.now() + 7 * 86_400_000) / 1000) * 1000),
     referenceId: 'a1b2c3d4-0000-4000-8000-000000000001',

@@ -87,7 +87,7 @@ function sessionInput(overrides: Partial<CreateLinkInput> = {}): CreateLinkInput
       schoolId: '11111111-2222-4333-8444-555555555555',
       invoiceNumber: 'INV-2026-000007',
     },
-    returnUrl: 'http://127.0.0.1:8080/pay/done?invoice=0f1e2d3c-4b5a-4968-8776-655443322110',
+    returnUrl: 'http://127.0.0.1:8080/api/pay/return?invoice=0f1e2d3c-4b5a-4968-8776-655443322110',
     expiresAt: new Date(Math.floor((Date.now() + 23 * 3_600_000) / 1000) * 1000),
     ...overrides,
   };

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { CreatePaymentLinkBody, IdParams, PaymentLink } from '@bursar/contracts';
-import { readScope, route } from '@bursar/platform';
+import { describeRoute, readScope, route } from '@bursar/platform';
 import type { ApiContext } from '../context.js';
 import { createPaymentLink } from './payment-links.service.js';
 
@@ -41,5 +41,34 @@ export function paymentLinksRoutes({ db, config, logger }: ApiContext): Router {
     ),
   );
 
+  router.get(
+    '/api/pay/return',
+    describeRoute(
+      (_req, res) => {
+        // Public and the same for everyone: the payer may not be logged in, so it says nothing about the invoice.
+        res.type('html').setHeader('Cache-Control', 'no-store');
+        res.send(RETURN_PAGE);
+      },
+      {
+        summary: 'Where a provider sends the payer afterwards: a thank-you page (public, names nothing)',
+        tags: ['payments'],
+        responseType: 'text/html',
+      },
+    ),
+  );
+
   return router;
 }
+
+const RETURN_PAGE = `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Thank you</title></head>
+<body style="font-family: system-ui, sans-serif; max-width: 32rem; margin: 4rem auto; padding: 0 1rem; line-height: 1.5">
+<h1 style="font-size: 1.4rem">Thank you</h1>
+<p>Your payment is being confirmed with the school. Once it is recorded against the invoice the school
+sends your receipt. You can close this page.</p>
+<p style="color: #666">If the payment did not go through, the link you used stays valid until it expires.</p>
+</body>
+</html>
+`;

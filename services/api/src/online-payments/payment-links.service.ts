@@ -11,7 +11,7 @@ import {
   type CreateLinkInput,
   type PaymentsConfig,
 } from '@bursar/payments';
-import { isUniqueViolation, recordAudit, type Actor, type Logger } from '@bursar/platform';
+import { fieldError, isUniqueViolation, recordAudit, type Actor, type Logger } from '@bursar/platform';
 import { findInvoice } from '../invoices/invoices.service.js';
 import {
   expireLinks,
@@ -39,13 +39,16 @@ export const LINK_LIFETIME_MS: Record<PaymentProvider, number> = {
 export const LINK_REUSE_MARGIN_MS = 60 * 60 * 1000;
 
 /**
- * Where a provider sends the payer after paying. The guardian pages (a later
- * issue) will live under it; until then the provider's own receipt is what
- * the payer sees, and this address is only where they land afterwards.
+ * Where a provider sends the payer after paying: a thank-you page the api
+ * serves (`GET /api/pay/return`). The guardian pages (a later issue) can grow
+ * from it; the invoice id rides along for them and is not shown.
  */
 export function returnUrl(config: PaymentsConfig, invoiceId: string): string {
-  return `${config.PUBLIC_URL.replace(/\/$/, '')}/pay/done?invoice=${encodeURIComponent(invoiceId)}`;
+  return `${config.PUBLIC_URL.replace(/\/$/, '')}/api/pay/return?invoice=${encodeURIComponent(invoiceId)}`;
 }
+
+/** The smallest amount a Razorpay Payment Link takes (₹1.00 in paise); a smaller balance is refused up front. */
+export const RAZORPAY_MINIMUM_MINOR = 100n;
 
 /** A `payment_links` row → API shape. */
 export function toPaymentLink(row: PaymentLinkRow): PaymentLink {
@@ -108,6 +111,12 @@ export async function createPaymentLink(
       throw new AppError('conflict', `Invoice ${invoice.number} is paid; there is nothing left to pay`);
     }
     const amountMinor = BigInt(invoice.balanceMinor);
+    if (provider === 'razorpay' && amountMinor < RAZORPAY_MINIMUM_MINOR) {
+      throw fieldError(
+        'body.provider',
+        `Razorpay takes at least ${RAZORPAY_MINIMUM_MINOR} minor units; this balance is ${amountMinor}`,
+      );
+    }
     const now = new Date();
     await expireLinks(trx, invoiceId, now);
     const open = await findOpenLink(trx, {

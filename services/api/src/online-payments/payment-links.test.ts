@@ -151,6 +151,29 @@ describe('POST /api/invoices/:id/payment-link', async () => {
     expect(expired.status).toBe('expired');
   });
 
+  it("refuses a balance under Razorpay's minimum with 422 before asking it; Stripe still gets its session", async () => {
+    const small = await invoice(99);
+    const refused = await requestLink(small.id, 'razorpay');
+    expect(refused.status).toBe(422);
+    expect(refused.body.errors[0]).toMatchObject({ path: 'body.provider' });
+    expect(providers.calls).toHaveLength(0);
+    expect((await requestLink(small.id, 'stripe')).status).toBe(201);
+  });
+
+  it('sends the payer back to a thank-you page that answers without a login and names nothing', async () => {
+    const created = await invoice(10_000);
+    await requestLink(created.id, 'razorpay');
+    const sent = providers.calls.at(-1)!.body as { callback_url: string };
+    const back = new URL(sent.callback_url);
+    expect(back.pathname).toBe('/api/pay/return');
+    const page = await fetch(`${api.url}${back.pathname}${back.search}`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toContain('text/html');
+    const html = await page.text();
+    expect(html).toContain('Thank you');
+    expect(html).not.toContain(created.number);
+  });
+
   it('refuses a paid or a void invoice with 409, without asking the provider', async () => {
     const paid = await invoice(5_000);
     await build.payment(paid.id, 5_000, { method: 'cash' });
