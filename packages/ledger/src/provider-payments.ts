@@ -279,7 +279,14 @@ async function applyPaymentFact(
   const existing = await findProviderPayment(trx, fact.provider, fact.providerPaymentId);
   if (existing) {
     if (fact.providerReference) await markLinkPaid(trx, fact.provider, fact.providerReference, fact.paidAt);
-    await closeOpenItems(trx, fact.provider, fact.providerPaymentId, existing.id, existing.invoiceId, audit);
+    await closeOpenItems(trx, {
+      provider: fact.provider,
+      providerPaymentId: fact.providerPaymentId,
+      paymentId: existing.id,
+      invoiceId: existing.invoiceId,
+      audit,
+      except: undefined,
+    });
     return {
       status: 'duplicate',
       detail: `payment ${fact.providerPaymentId} was already applied`,
@@ -367,6 +374,8 @@ export async function applyOnlinePayment(
     providerReference: string | undefined;
     createdBy: string | null;
     audit: ProviderAuditEntry[];
+    /** The reconciliation item a person is matching: the caller closes it, with who and when. */
+    matchingItemId?: string;
   },
 ): Promise<{ paymentId: string; duplicate: boolean; appliedMinor: bigint; creditedMinor: bigint }> {
   const result = await applyPayment(trx, {
@@ -398,14 +407,14 @@ export async function applyOnlinePayment(
     });
   }
   if (input.providerReference) await markLinkPaid(trx, input.provider, input.providerReference, input.paidAt);
-  await closeOpenItems(
-    trx,
-    input.provider,
-    input.providerPaymentId,
-    result.paymentId,
-    input.invoiceId,
-    input.audit,
-  );
+  await closeOpenItems(trx, {
+    provider: input.provider,
+    providerPaymentId: input.providerPaymentId,
+    paymentId: result.paymentId,
+    invoiceId: input.invoiceId,
+    audit: input.audit,
+    except: input.matchingItemId,
+  });
   return result;
 }
 
@@ -426,18 +435,23 @@ async function markLinkPaid(trx: Trx, provider: string, providerReference: strin
  */
 async function closeOpenItems(
   trx: Trx,
-  provider: string,
-  providerPaymentId: string,
-  paymentId: string,
-  invoiceId: string,
-  audit: ProviderAuditEntry[],
+  input: {
+    provider: string;
+    providerPaymentId: string;
+    paymentId: string;
+    invoiceId: string;
+    audit: ProviderAuditEntry[];
+    except: string | undefined;
+  },
 ) {
+  const { provider, providerPaymentId, paymentId, invoiceId, audit } = input;
   const closed = await trx
     .updateTable('reconciliationItems')
     .set({ status: 'matched', paymentId, matchedInvoiceId: invoiceId, resolvedAt: new Date() })
     .where('provider', '=', provider)
     .where('providerPaymentId', '=', providerPaymentId)
     .where('status', '=', 'open')
+    .$if(input.except !== undefined, (query) => query.where('id', '<>', input.except!))
     .returning(['id', 'eventId', 'schoolId'])
     .execute();
   for (const item of closed) {

@@ -99,6 +99,7 @@ export async function matchReconciliationItem(
     providerReference: undefined,
     createdBy: input.resolvedBy,
     audit,
+    matchingItemId: item.id,
   });
   await trx
     .updateTable('reconciliationItems')

@@ -46,11 +46,8 @@ export async function matchItem(
       before,
       after,
     });
-    // The item itself is audited above, with before and after; the ledger's list may name it too.
-    for (const entry of result.audit) {
-      if (entry.entityType === 'reconciliation_item' && entry.entityId === itemId) continue;
-      await recordAudit(trx, actor, entry);
-    }
+    // What else the match changed (the payment; other events of it closed automatically).
+    for (const entry of result.audit) await recordAudit(trx, actor, entry);
     return after;
   });
 }
