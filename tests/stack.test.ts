@@ -152,6 +152,76 @@ describe('the stack behind Caddy', async () => {
     expect(big.headers.get('x-request-id')).toBeTruthy();
   });
 
+  it.each(['razorpay', 'stripe'])(
+    'takes a %s payment end to end through Caddy: pay link, sandbox page, Pay, signed webhooks, ledger',
+    async (provider) => {
+      const json = async (path: string, init: RequestInit & { token?: string } = {}) => {
+        const response = await fetch(`${base}${path}`, {
+          ...init,
+          headers: {
+            'content-type': 'application/json',
+            ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
+          },
+        });
+        return { status: response.status, body: (await response.json()) as Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+      };
+      // The seeded demo school's bursar, and one of the Term 1 invoices the seed left open.
+      const login = await json('/api/auth/login', {
+        method: 'POST',
+        body: JSON.stringify({ email: 'bursar@greenwood.example', password: 'demo_pass' }),
+      });
+      expect(login.status).toBe(200);
+      const token = login.body.accessToken as string;
+      // Any invoice with money owed, whatever the date makes of its status (pending or overdue).
+      const listed = await json('/api/invoices?limit=200', { token });
+      const owing = (listed.body.data as { id: string; balanceMinor: number; status: string }[]).filter(
+        (row) => row.balanceMinor > 0 && row.status !== 'void',
+      );
+      const invoice = owing[provider === 'razorpay' ? 0 : 1]!;
+      expect(invoice.balanceMinor).toBeGreaterThan(0);
+
+      const link = await json(`/api/invoices/${invoice.id}/payment-link`, {
+        method: 'POST',
+        token,
+        body: JSON.stringify({ provider }),
+      });
+      expect(link.status, JSON.stringify(link.body)).toBe(201);
+      expect(link.body.amountMinor).toBe(invoice.balanceMinor);
+      // The link is the sandbox's pay page, served by billing-webhook behind this Caddy.
+      expect(link.body.url.startsWith(`${base}/webhooks/sandbox/pay/`)).toBe(true);
+      const page = await fetch(link.body.url);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('Pay');
+
+      const paid = await fetch(link.body.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', origin: base },
+        body: 'action=pay',
+      });
+      expect(paid.status).toBe(200);
+      // The webhooks went through Caddy to billing-webhook, the outbox to the worker, the ledger.
+      await expect
+        .poll(async () => (await json(`/api/invoices/${invoice.id}`, { token })).body.status, {
+          timeout: 20_000,
+          interval: 250,
+        })
+        .toBe('paid');
+      const payments = await json(`/api/invoices/${invoice.id}/payments`, { token });
+      expect(payments.body.data).toHaveLength(1);
+      expect(payments.body.data[0]).toMatchObject({
+        provider,
+        method: 'online',
+        amountMinor: invoice.balanceMinor,
+      });
+      const detail = await json(`/api/payments/${payments.body.data[0].id}`, { token });
+      expect(detail.body.events.map((event: { status: string }) => event.status).sort()).toEqual([
+        'applied',
+        'duplicate',
+      ]);
+    },
+    40_000,
+  );
+
   it('stops every process cleanly on Ctrl+C, and pnpm calls it a success', async () => {
     const exited = once(child, 'exit');
     // As a terminal does: the signal goes to the whole foreground process group.
