@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { PaymentNotes, ProviderFact } from '../types.js';
+import { parseProviderBody } from '../parse-body.js';
 
 /**
  * Razorpay sends `notes` as an object of strings when it has any and as an
@@ -81,14 +82,6 @@ function hasEntity(payload: Record<string, unknown> | undefined, name: string): 
   return Boolean(wrapper && typeof wrapper === 'object' && (wrapper as { entity?: unknown }).entity);
 }
 
-function parseJson(rawBody: Buffer | string): unknown {
-  try {
-    return JSON.parse(typeof rawBody === 'string' ? rawBody : rawBody.toString('utf8'));
-  } catch {
-    throw new Error('Razorpay event body is not JSON');
-  }
-}
-
 /**
  * What a Razorpay webhook body means. `payment.captured`, `order.paid` and
  * `payment_link.paid` all describe one payment by its `pay_` id, so whichever
@@ -99,11 +92,8 @@ function parseJson(rawBody: Buffer | string): unknown {
  * the shape Razorpay documents (retrying cannot fix that).
  */
 export function parseRazorpayEvent(rawBody: Buffer | string): ProviderFact[] {
-  const envelope = Envelope.safeParse(parseJson(rawBody));
-  if (!envelope.success) {
-    throw new Error(`Razorpay event does not parse: ${z.prettifyError(envelope.error)}`);
-  }
-  const { event: type, payload } = envelope.data;
+  const envelope = parseProviderBody('Razorpay', Envelope, rawBody);
+  const { event: type, payload } = envelope;
   switch (type) {
     case 'payment.captured':
     case 'order.paid':
@@ -123,7 +113,7 @@ export function parseRazorpayEvent(rawBody: Buffer | string): ProviderFact[] {
         sources.find((found) => Object.keys(found).length > 0) ??
         {};
       // When the event happened (the capture), else when the payment was made.
-      const seconds = envelope.data.created_at ?? payment.created_at;
+      const seconds = envelope.created_at ?? payment.created_at;
       const paidAt = seconds !== undefined ? new Date(seconds * 1000) : new Date();
       return [
         {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { PaymentNotes, ProviderFact } from '../types.js';
+import { parseProviderBody } from '../parse-body.js';
 
 /** Stripe metadata is a map of strings; only the keys Bursar wrote are read. */
 const StripeMetadata = z
@@ -69,14 +70,6 @@ function parseObject<S extends z.ZodType>(object: unknown, schema: S, type: stri
   return result.data;
 }
 
-function parseJson(rawBody: Buffer | string): unknown {
-  try {
-    return JSON.parse(typeof rawBody === 'string' ? rawBody : rawBody.toString('utf8'));
-  } catch {
-    throw new Error('Stripe event body is not JSON');
-  }
-}
-
 /**
  * What a Stripe webhook body means. `checkout.session.completed` (once paid)
  * and `payment_intent.succeeded` describe one payment by its PaymentIntent id
@@ -87,11 +80,7 @@ function parseJson(rawBody: Buffer | string): unknown {
  * wrong when the body is not the shape Stripe documents.
  */
 export function parseStripeEvent(rawBody: Buffer | string): ProviderFact[] {
-  const envelope = Envelope.safeParse(parseJson(rawBody));
-  if (!envelope.success) {
-    throw new Error(`Stripe event does not parse: ${z.prettifyError(envelope.error)}`);
-  }
-  const { type, created, data } = envelope.data;
+  const { type, created, data } = parseProviderBody('Stripe', Envelope, rawBody);
   const eventTime = created !== undefined ? new Date(created * 1000) : new Date();
   switch (type) {
     case 'checkout.session.completed': {
