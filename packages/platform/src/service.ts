@@ -75,8 +75,11 @@ export async function runService<C extends BaseConfig>(definition: ServiceDefini
 
   try {
     const app = await definition.start({ config, logger, shutdown, redis, db, outbox });
-    // After start, so a worker's queue workers (added there) stop before the relay their jobs enqueue through.
-    outbox.start();
+    // After start, so a worker's queue workers (added there) stop before the relay their jobs enqueue through;
+    // and once Redis answers, so the first sweep does not report a Redis that is merely still connecting
+    // (until then, and whenever Redis is away, committed rows wait in PostgreSQL).
+    if (redis.status === 'ready') outbox.start();
+    else redis.once('ready', () => outbox.start());
     shutdown.add('outbox relay', () => outbox.stop(), 'workers');
     const { port, host } = definition.listenOn(config);
     const { url } = await listen(app, port, shutdown, host ?? config.HOST);
