@@ -77,6 +77,8 @@ export function createUserStates(options: UserStatesOptions): UserStates {
       client = undefined;
       forget();
       next.removeAllListeners();
+      // The connection is already broken; how its closing ends changes nothing.
+      next.on('error', () => undefined);
       void next.end().catch(() => undefined);
       if (closed) return;
       logger.warn(
@@ -136,6 +138,7 @@ export function createUserStates(options: UserStatesOptions): UserStates {
       cache.clear();
       if (current) {
         current.removeAllListeners();
+        // Shutting down: a listener connection that fails while closing has nothing left to lose.
         current.on('error', () => undefined);
         await current.end().catch(() => undefined);
       }
