@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { PaymentNotes, ProviderFact } from '../types.js';
-import { parseProviderBody } from '../parse-body.js';
+import { MinorAmount, parseProviderBody, pickNotes } from '../event-body.js';
 
 /**
  * Razorpay sends `notes` as an object of strings when it has any and as an
@@ -11,20 +11,9 @@ const RazorpayNotes = z
   .union([z.record(z.string(), z.unknown()), z.array(z.unknown())])
   .optional()
   .nullable()
-  .transform((value): PaymentNotes => {
-    if (!value || Array.isArray(value)) return {};
-    const notes: PaymentNotes = {};
-    for (const key of ['invoiceId', 'schoolId', 'invoiceNumber'] as const) {
-      const found = value[key];
-      if (typeof found === 'string' && found !== '') notes[key] = found;
-    }
-    return notes;
-  });
+  .transform((value): PaymentNotes => (Array.isArray(value) ? {} : pickNotes(value)));
 
-const Amount = z
-  .number()
-  .int()
-  .transform((value) => BigInt(value));
+const Amount = MinorAmount;
 
 // Lenient objects (zod's default strips unknown keys): Razorpay adds fields
 // over time, and Bursar reads only these.

@@ -1,25 +1,15 @@
 import { z } from 'zod';
 import type { PaymentNotes, ProviderFact } from '../types.js';
-import { parseProviderBody } from '../parse-body.js';
+import { MinorAmount, parseProviderBody, pickNotes } from '../event-body.js';
 
 /** Stripe metadata is a map of strings; only the keys Bursar wrote are read. */
 const StripeMetadata = z
   .record(z.string(), z.unknown())
   .optional()
   .nullable()
-  .transform((value): PaymentNotes => {
-    const notes: PaymentNotes = {};
-    for (const key of ['invoiceId', 'schoolId', 'invoiceNumber'] as const) {
-      const found = value?.[key];
-      if (typeof found === 'string' && found !== '') notes[key] = found;
-    }
-    return notes;
-  });
+  .transform((value): PaymentNotes => pickNotes(value));
 
-const Amount = z
-  .number()
-  .int()
-  .transform((value) => BigInt(value));
+const Amount = MinorAmount;
 
 // Lenient objects (zod's default strips unknown keys): Stripe adds fields with
 // every API version, and Bursar reads only these.

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { PaymentNotes } from './types.js';
 
 /**
  * A webhook body read against the provider's documented shape. Throws an Error
@@ -20,3 +21,19 @@ export function parseProviderBody<S extends z.ZodType>(
   if (!result.success) throw new Error(`${provider} event does not parse: ${z.prettifyError(result.error)}`);
   return result.data;
 }
+
+/** The ids Bursar wrote into notes/metadata, as non-empty strings; anything else there is not ours. */
+export function pickNotes(value: Record<string, unknown> | null | undefined): PaymentNotes {
+  const notes: PaymentNotes = {};
+  for (const key of ['invoiceId', 'schoolId', 'invoiceNumber'] as const) {
+    const found = value?.[key];
+    if (typeof found === 'string' && found !== '') notes[key] = found;
+  }
+  return notes;
+}
+
+/** An integer amount in minor units, as both providers send it, read as bigint. */
+export const MinorAmount = z
+  .number()
+  .int()
+  .transform((value) => BigInt(value));
