@@ -202,13 +202,20 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       .execute();
   }
 
-  /** Hands over one batch of rows never relayed; returns how many. */
-  async function relayNewBatch(): Promise<number> {
+  /**
+   * Hands one batch of rows to Redis and records the marker it found there;
+   * returns how many. `narrow` picks which rows (never relayed, or relayed into
+   * a Redis that has since come back empty).
+   */
+  async function relayBatch(
+    reason: 'new' | 'lost',
+    narrow: (query: ReturnType<typeof selectRows>, epoch: string) => ReturnType<typeof selectRows>,
+  ): Promise<number> {
     // Read before adding: if Redis is emptied between the two, the row records the old marker
     // and is relayed again, never the other way round.
     const epoch = await currentEpoch();
     return db.transaction().execute(async (trx) => {
-      const rows = await selectRows(trx).where('relayedAt', 'is', null).orderBy('id').execute();
+      const rows = await narrow(selectRows(trx), epoch).orderBy('id').execute();
       if (rows.length === 0) return 0;
       await addRows(rows);
       await markRelayed(
@@ -216,36 +223,29 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         rows.map((row) => row.id),
         epoch,
       );
-      outboxRelayed.inc({ reason: 'new' }, rows.length);
+      outboxRelayed.inc({ reason }, rows.length);
       return rows.length;
     });
   }
 
+  /** Hands over one batch of rows never relayed; returns how many. */
+  function relayNewBatch(): Promise<number> {
+    return relayBatch('new', (query) => query.where('relayedAt', 'is', null));
+  }
+
   /** Relays again one batch of rows whose job went into a Redis that has since come back empty. */
   async function relayLostBatch(): Promise<number> {
-    const epoch = await currentEpoch();
-    return db.transaction().execute(async (trx) => {
-      const rows = await selectRows(trx)
+    const count = await relayBatch('lost', (query, epoch) =>
+      query
         .where('relayedAt', 'is not', null)
         .where('completedAt', 'is', null)
         .where('failedAt', 'is', null)
-        .where((eb) => eb.or([eb('redisEpoch', 'is', null), eb('redisEpoch', '!=', epoch)]))
-        .orderBy('id')
-        .execute();
-      if (rows.length === 0) return 0;
-      await addRows(rows);
-      await markRelayed(
-        trx,
-        rows.map((row) => row.id),
-        epoch,
-      );
-      outboxRelayed.inc({ reason: 'lost' }, rows.length);
-      logger.warn(
-        { count: rows.length },
-        'Redis came back without jobs it had been given; relayed them again',
-      );
-      return rows.length;
-    });
+        .where((eb) => eb.or([eb('redisEpoch', 'is', null), eb('redisEpoch', '!=', epoch)])),
+    );
+    if (count > 0) {
+      logger.warn({ count }, 'Redis came back without jobs it had been given; relayed them again');
+    }
+    return count;
   }
 
   /** Looks up relayed jobs that have not completed for a while; settles or relays again what it finds. */
