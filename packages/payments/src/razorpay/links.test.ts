@@ -1,15 +1,8 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import type { ServerResponse } from 'node:http';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { startRecordingServer, type SeenRequest } from '../testing/recording-server.js';
 import { AppError } from '@bursar/contracts';
 import { createRazorpayPaymentLink, type RazorpayLinkInput } from './links.js';
-
-interface Seen {
-  method: string;
-  url: string;
-  headers: IncomingMessage['headers'];
-  body: string;
-}
 
 /**
  * A stand-in for api.razorpay.com: records what Bursar sent and answers what
@@ -17,8 +10,7 @@ interface Seen {
  * Razorpay does).
  */
 async function fakeRazorpay() {
-  const seen: Seen[] = [];
-  const created = (request: Seen, res: ServerResponse) => {
+  const created = (request: SeenRequest, res: ServerResponse) => {
     const body = JSON.parse(request.body);
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(
@@ -36,39 +28,7 @@ async function fakeRazorpay() {
       }),
     );
   };
-  let answer: (request: Seen, res: ServerResponse) => void = created;
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const request = {
-        method: req.method!,
-        url: req.url!,
-        headers: req.headers,
-        body: Buffer.concat(chunks).toString('utf8'),
-      };
-      seen.push(request);
-      answer(request, res);
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  afterAll(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  return {
-    baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    seen,
-    answerWith(next: typeof answer) {
-      answer = next;
-    },
-    /** Back to answering like Razorpay does when all is well. */
-    reset() {
-      seen.length = 0;
-      answer = created;
-    },
-  };
+  return startRecordingServer(created);
 }
 
 const client = { keyId: 'rzp_test_key_id_42', keySecret: 'very-secret-razorpay-key' };

@@ -1,24 +1,16 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import type { ServerResponse } from 'node:http';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { startRecordingServer, type SeenRequest } from '../testing/recording-server.js';
 import { AppError, type ErrorCode } from '@bursar/contracts';
 import type { CreateLinkInput } from '../types.js';
 import { createStripeCheckoutSession } from './links.js';
-
-interface Seen {
-  method: string;
-  url: string;
-  headers: IncomingMessage['headers'];
-  body: string;
-}
 
 /**
  * A stand-in for api.stripe.com: records what Bursar sent and answers what the
  * test sets (a Checkout Session built from the form, as Stripe does, by default).
  */
 async function fakeStripe() {
-  const seen: Seen[] = [];
-  const created = (request: Seen, res: ServerResponse) => {
+  const created = (request: SeenRequest, res: ServerResponse) => {
     const form = new URLSearchParams(request.body);
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(
@@ -40,39 +32,7 @@ async function fakeStripe() {
       }),
     );
   };
-  let answer: (request: Seen, res: ServerResponse) => void = created;
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const request = {
-        method: req.method!,
-        url: req.url!,
-        headers: req.headers,
-        body: Buffer.concat(chunks).toString('utf8'),
-      };
-      seen.push(request);
-      answer(request, res);
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  afterAll(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  return {
-    baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    seen,
-    answerWith(next: typeof answer) {
-      answer = next;
-    },
-    /** Back to answering like Stripe does when all is well. */
-    reset() {
-      seen.length = 0;
-      answer = created;
-    },
-  };
+  return startRecordingServer(created);
 }
 
 const secretKey = 'sk_test_very_secret_stripe_key';
