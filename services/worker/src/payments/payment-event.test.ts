@@ -23,6 +23,7 @@ import {
   razorpayOrderPaid,
   razorpayRefund,
   storeEvent,
+  storedRazorpayLink,
   stripeIntentSucceeded,
   stripeSessionCompleted,
 } from './payment-events.testing.js';
@@ -81,20 +82,7 @@ describe('applying provider payments', () => {
   it('applies payment.captured and payment_link.paid of one payment once, and marks the link paid', async () => {
     const invoice = await invoiceFor(db, 100_000n);
     const paymentId = providerId('pay');
-    const linkId = providerId('plink');
-    await db
-      .insertInto('paymentLinks')
-      .values({
-        schoolId: invoice.schoolId,
-        invoiceId: invoice.invoiceId,
-        provider: 'razorpay',
-        providerReference: linkId,
-        url: `https://rzp.io/i/${linkId}`,
-        amountMinor: 100_000n,
-        currency: 'INR',
-        expiresAt: new Date(Date.now() + 7 * 86_400_000),
-      })
-      .execute();
+    const linkId = await storedRazorpayLink(db, invoice, 100_000n);
     const captured = await storeEvent(
       db,
       'razorpay',
@@ -566,20 +554,7 @@ describe('the reconciliation inbox', () => {
 
   it('closes an item automatically when another event of the same payment applies it', async () => {
     const invoice = await invoiceFor(db, 70_000n);
-    const linkId = providerId('plink');
-    await db
-      .insertInto('paymentLinks')
-      .values({
-        schoolId: invoice.schoolId,
-        invoiceId: invoice.invoiceId,
-        provider: 'razorpay',
-        providerReference: linkId,
-        url: `https://rzp.io/i/${linkId}`,
-        amountMinor: 70_000n,
-        currency: 'INR',
-        expiresAt: new Date(Date.now() + 86_400_000),
-      })
-      .execute();
+    const linkId = await storedRazorpayLink(db, invoice, 70_000n);
     // The capture carries no notes; the link event names the link Bursar created.
     const { paymentId, event, item } = await unmatched([], { amountMinor: 70_000n });
     expect(item?.reason).toBe('no_reference');

@@ -43,6 +43,29 @@ export async function invoiceFor(
   return { schoolId, studentId, invoiceId, invoiceNumber: number };
 }
 
+/** A Razorpay pay link Bursar stored for the invoice, as the api does; returns its `plink_` id. */
+export async function storedRazorpayLink(
+  db: Kysely<DB>,
+  invoice: { schoolId: string; invoiceId: string },
+  amountMinor: bigint,
+): Promise<string> {
+  const linkId = providerId('plink');
+  await db
+    .insertInto('paymentLinks')
+    .values({
+      schoolId: invoice.schoolId,
+      invoiceId: invoice.invoiceId,
+      provider: 'razorpay',
+      providerReference: linkId,
+      url: `https://rzp.io/i/${linkId}`,
+      amountMinor,
+      currency: 'INR',
+      expiresAt: new Date(Date.now() + 7 * 86_400_000),
+    })
+    .execute();
+  return linkId;
+}
+
 /** The invoice's money as the ledger keeps it. */
 export async function invoiceMoney(db: Kysely<DB>, invoiceId: string) {
   const row = await db
