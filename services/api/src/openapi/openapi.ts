@@ -2,8 +2,8 @@
  * The OpenAPI 3.1 document, built from the running express app rather than
  * written by hand: every route the router holds is listed, and each one is
  * described by the zod schemas its handlers carry (`route()` attaches its
- * params/query/body/headers/response, `authenticate` marks the bearer token,
- * `requirePermission` its permission; see `describeRoute` in platform). A
+ * params/query/body/headers/response and, for `route({ permission })`, the
+ * bearer token and the permission; see `describeRoute` in platform). A
  * route that exists is documented even when it says nothing about itself, so
  * the document cannot miss one.
  */
