@@ -12,3 +12,4 @@ export * from './classes.js';
 export * from './students.js';
 export * from './guardians.js';
 export * from './online-payments.js';
+export * from './money-format.js';
