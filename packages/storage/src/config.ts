@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { createFsStorage } from './fs-driver.js';
 import { createS3Storage } from './s3-driver.js';
@@ -12,8 +13,16 @@ import type { ObjectStorage } from './storage.js';
 export const storageConfigSchema = z.object({
   /** `fs` (development default): files under STORAGE_DIR. `s3`: an S3 or S3-compatible bucket. */
   STORAGE_DRIVER: z.enum(['fs', 's3']).default('fs'),
-  /** Root directory of the `fs` driver, relative to the process's working directory unless absolute. */
-  STORAGE_DIR: z.string().min(1).default('.data/storage'),
+  /**
+   * Root directory of the `fs` driver (relative paths are from the process's
+   * working directory). The default is the repository's git-ignored
+   * `.data/storage`, the same for every service however it is started, so the
+   * worker writes where the api reads.
+   */
+  STORAGE_DIR: z
+    .string()
+    .min(1)
+    .default(fileURLToPath(new URL('../../../.data/storage', import.meta.url))),
   S3_BUCKET: z
     .string()
     .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name (3-63 of a-z, 0-9, . and -)')
