@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { caddyInstallPlan, type MachineFacts } from '../scripts/lib/dependencies.js';
+import { caddyInstallPlan, packageInstallPlan, type MachineFacts } from '../scripts/lib/dependencies.js';
 
 /**
  * How `pnpm start` gets Caddy onto a machine that lacks it. The decision is a
@@ -81,5 +81,20 @@ describe('caddyInstallPlan', () => {
       kind: 'manual',
       reason: expect.stringContaining(platform),
     });
+  });
+});
+
+describe('packageInstallPlan', () => {
+  it("names each package manager's own package (poppler-utils on apt, poppler on Homebrew)", () => {
+    const poppler = { apt: 'poppler-utils', brew: 'poppler' };
+    const apt = packageInstallPlan({ ...debian, uid: 0 }, poppler);
+    expect(apt.kind === 'install' && apt.steps.map((step) => step.argv.join(' '))).toEqual([
+      'apt-get update',
+      'apt-get install -y poppler-utils',
+    ]);
+    const brew = packageInstallPlan(mac, poppler);
+    expect(brew.kind === 'install' && brew.steps.map((step) => step.argv.join(' '))).toEqual([
+      'brew install poppler',
+    ]);
   });
 });

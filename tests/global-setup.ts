@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
 import { createTemplateDatabase, dropTestDatabase } from '@bursar/db/testing';
 import {
+  ensureCommand,
   postgresAnswers,
   redisAnswers,
   startEmbeddedPostgres,
@@ -18,6 +19,12 @@ const dataDir = join(fileURLToPath(new URL('..', import.meta.url)), '.data', 'te
  * nothing answers, a project-local PostgreSQL and Redis are started for the run.
  */
 export default async function setup(project: TestProject) {
+  // The document tests read generated PDFs back as a reader would.
+  ensureCommand(
+    'pdftotext',
+    { apt: 'poppler-utils', brew: 'poppler' },
+    'the PDF tests read documents with it',
+  );
   const stoppers: (() => Promise<void>)[] = [];
   let serverUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';

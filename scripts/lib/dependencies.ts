@@ -49,7 +49,7 @@ export function onPath(command: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
 }
 
-/** What is known about the machine when Caddy is missing. */
+/** What is known about the machine when a command (Caddy, pdftotext) is missing. */
 export interface MachineFacts {
   platform: NodeJS.Platform;
   /** `process.getuid()`, undefined where there is none (Windows). */
@@ -66,8 +66,15 @@ export interface InstallStep {
   env?: Record<string, string>;
 }
 
-export type CaddyInstallPlan =
+export type InstallPlan =
   { kind: 'install'; how: string; steps: InstallStep[] } | { kind: 'manual'; reason: string };
+export type CaddyInstallPlan = InstallPlan;
+
+/** A system package's name in each package manager the plans know. */
+export interface SystemPackage {
+  apt: string;
+  brew: string;
+}
 
 /**
  * How `pnpm start` can install Caddy on this machine, or why it cannot. A
@@ -76,11 +83,20 @@ export type CaddyInstallPlan =
  * password prompt in the middle of a start), Homebrew on macOS.
  */
 export function caddyInstallPlan(facts: MachineFacts): CaddyInstallPlan {
+  return packageInstallPlan(facts, { apt: 'caddy', brew: 'caddy' });
+}
+
+/** How a system package can be installed on this machine, or why not (see {@link caddyInstallPlan}). */
+export function packageInstallPlan(facts: MachineFacts, pkg: SystemPackage): InstallPlan {
   if (facts.platform === 'darwin') {
     if (!facts.hasBrew) return { kind: 'manual', reason: 'Homebrew is not installed' };
     // Homebrew refuses to run as root, and needs no sudo.
     if (facts.uid === 0) return { kind: 'manual', reason: 'Homebrew does not run as root' };
-    return { kind: 'install', how: 'brew install caddy', steps: [{ argv: ['brew', 'install', 'caddy'] }] };
+    return {
+      kind: 'install',
+      how: `brew install ${pkg.brew}`,
+      steps: [{ argv: ['brew', 'install', pkg.brew] }],
+    };
   }
   if (facts.platform !== 'linux') {
     return { kind: 'manual', reason: `automatic install is not supported on ${facts.platform}` };
@@ -101,10 +117,10 @@ export function caddyInstallPlan(facts: MachineFacts): CaddyInstallPlan {
   const noninteractive = { DEBIAN_FRONTEND: 'noninteractive' };
   return {
     kind: 'install',
-    how: `apt-get update && apt-get install -y caddy (${who})`,
+    how: `apt-get update && apt-get install -y ${pkg.apt} (${who})`,
     steps: [
       { argv: [...prefix, 'apt-get', 'update'], env: noninteractive },
-      { argv: [...prefix, 'apt-get', 'install', '-y', 'caddy'], env: noninteractive },
+      { argv: [...prefix, 'apt-get', 'install', '-y', pkg.apt], env: noninteractive },
     ],
   };
 }
@@ -119,6 +135,24 @@ export function machineFacts(): MachineFacts {
     hasBrew: onPath('brew'),
     passwordlessSudo: hasSudo && spawnSync('sudo', ['-n', 'true'], { stdio: 'ignore' }).status === 0,
   };
+}
+
+/**
+ * Makes sure `command` is on the PATH, installing `pkg` the way `pnpm start`
+ * installs Caddy when it is missing; throws saying what to install when it
+ * cannot. `why` says what needs it.
+ */
+export function ensureCommand(command: string, pkg: SystemPackage, why: string): void {
+  if (onPath(command)) return;
+  const plan = packageInstallPlan(machineFacts(), pkg);
+  if (plan.kind === 'install') {
+    process.stdout.write(`${command} is missing (${why}); installing: ${plan.how}\n`);
+    if (runInstallSteps(plan.steps) && onPath(command)) return;
+  }
+  const reason = plan.kind === 'manual' ? plan.reason : 'the install did not succeed';
+  throw new Error(
+    `${command} is needed (${why}) and could not be installed: ${reason}. Install ${pkg.apt} (apt) or ${pkg.brew} (brew).`,
+  );
 }
 
 /** Runs the plan's steps with their output on this terminal; true when every step succeeded. */
