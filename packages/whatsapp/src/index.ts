@@ -1,0 +1,13 @@
+export * from './provider.js';
+export * from './phone.js';
+export * from './status.js';
+export * from './config.js';
+export * from './create-provider.js';
+export { PROVIDER_TIMEOUT_MS, type FetchLike } from './provider-http.js';
+export * from './meta/client.js';
+export * from './meta/errors.js';
+export * from './meta/events.js';
+export * from './meta/webhook.js';
+export * from './gupshup/client.js';
+export * from './gupshup/errors.js';
+export * from './gupshup/webhook.js';
