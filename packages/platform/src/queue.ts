@@ -1,5 +1,5 @@
 import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { Queue, UnrecoverableError, Worker, type Job, type JobsOptions } from 'bullmq';
+import { DelayedError, Queue, UnrecoverableError, Worker, type Job, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { sql, type Kysely } from 'kysely';
 import type { z } from 'zod';
@@ -21,8 +21,15 @@ export const JOB_RETENTION: Pick<JobsOptions, 'removeOnComplete' | 'removeOnFail
 };
 
 /** The per-job options a definition implies: its retries and backoff, plus the retention above. */
-export function jobOptionsOf(definition: Pick<JobDefinition, 'attempts' | 'backoff'>): JobsOptions {
-  return { attempts: definition.attempts, backoff: definition.backoff, ...JOB_RETENTION };
+export function jobOptionsOf(
+  definition: Pick<JobDefinition, 'attempts' | 'backoff' | 'priority'>,
+): JobsOptions {
+  return {
+    attempts: definition.attempts,
+    backoff: definition.backoff,
+    ...(definition.priority === undefined ? {} : { priority: definition.priority }),
+    ...JOB_RETENTION,
+  };
 }
 
 /** The definition's id for `payload`, refused when BullMQ could not take it as a custom id. */
@@ -168,6 +175,11 @@ export function createQueueWorker(queue: string, handlers: JobHandler[], options
             stop({ outcome: 'completed' });
             return result;
           } catch (error) {
+            if (error instanceof DelayedError) {
+              // The processor moved its own job to later (a step of long work): not a failure.
+              stop({ outcome: 'delayed' });
+              throw error;
+            }
             stop({ outcome: 'failed' });
             span.recordException(error as Error);
             span.setStatus({ code: SpanStatusCode.ERROR });

@@ -64,7 +64,7 @@ export interface RouteSchemas<
   H extends Schema,
   R extends Schema = undefined,
   A extends Access = undefined,
-> extends Pick<RouteDocs, 'summary' | 'description' | 'tags' | 'errors'> {
+> extends Pick<RouteDocs, 'summary' | 'description' | 'tags' | 'errors' | 'responseType'> {
   /**
    * The permission the caller's role must hold (403 otherwise), or
    * `'authenticated'` for any logged-in user; absent on public routes. The
