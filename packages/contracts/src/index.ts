@@ -13,3 +13,4 @@ export * from './students.js';
 export * from './guardians.js';
 export * from './online-payments.js';
 export * from './money-format.js';
+export * from './documents.js';

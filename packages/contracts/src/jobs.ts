@@ -31,6 +31,13 @@ export interface JobDefinition<
   attempts: number;
   backoff: { type: 'exponential' | 'fixed'; delay: number };
   /**
+   * BullMQ priority (1 is the highest). A job without one goes ahead of every
+   * prioritized job on its queue: bulk work (batch renders, campaign sends)
+   * takes a priority so that one-off work (an invoice just paid, a receipt)
+   * never waits behind it.
+   */
+  priority?: number;
+  /**
    * Deterministic id, unique within the queue (start it with the job's name). BullMQ forbids
    * `:` in custom ids, so parts are joined with `.`.
    */
@@ -81,6 +88,69 @@ export const applyPaymentEvent = defineJob({
   jobId: ({ eventId }) => `payment-event.${eventId}`,
 });
 
+/** Why a document job was asked for: `tx<txid>` from the database triggers, `request.<uuid>` from the api. */
+const Revision = z.string().regex(/^[A-Za-z0-9._-]{1,80}$/);
+
+/**
+ * Render an invoice's PDF as the invoice is now and store it as a new
+ * version, unless the latest version was rendered from the same state.
+ * Enqueued by database triggers in the transaction of any change an invoice
+ * shows (issue, payment, credit, refund, void, edits), and by
+ * `POST /api/invoices/:id/pdf`. An invoice that is gone fails unrecoverably;
+ * storage errors retry with backoff.
+ */
+export const renderInvoicePdf = defineJob({
+  name: 'invoice-pdf.render',
+  queue: 'invoice-pdf',
+  version: 1,
+  payload: z.strictObject({ invoiceId: z.uuid(), schoolId: z.uuid(), revision: Revision }),
+  attempts: 8,
+  backoff: { type: 'exponential', delay: 5_000 },
+  jobId: ({ invoiceId, revision }) => `invoice-pdf.render.${invoiceId}.${revision}`,
+});
+
+/** Render a payment's receipt PDF (on insert and when a refund changes it), like {@link renderInvoicePdf}. */
+export const renderReceiptPdf = defineJob({
+  name: 'receipt-pdf.render',
+  queue: 'invoice-pdf',
+  version: 1,
+  payload: z.strictObject({ paymentId: z.uuid(), schoolId: z.uuid(), revision: Revision }),
+  attempts: 8,
+  backoff: { type: 'exponential', delay: 5_000 },
+  jobId: ({ paymentId, revision }) => `receipt-pdf.render.${paymentId}.${revision}`,
+});
+
+/**
+ * One invoice of a bulk render: makes sure the invoice's current PDF is
+ * stored (rendering it only if needed), then marks the batch item done with
+ * that version, once. Behind one-off renders on the queue.
+ */
+export const renderPdfBatchItem = defineJob({
+  name: 'pdf-batch.item',
+  queue: 'invoice-pdf',
+  version: 1,
+  payload: z.strictObject({ batchId: z.uuid(), invoiceId: z.uuid() }),
+  attempts: 8,
+  backoff: { type: 'exponential', delay: 5_000 },
+  priority: 10,
+  jobId: ({ batchId, invoiceId }) => `pdf-batch.item.${batchId}.${invoiceId}`,
+});
+
+/**
+ * Reports a bulk render's progress on its own job (for the job dashboard)
+ * until every item is done or failed: it wakes every second or so without
+ * holding a worker slot in between.
+ */
+export const trackPdfBatch = defineJob({
+  name: 'pdf-batch.track',
+  queue: 'invoice-pdf',
+  version: 1,
+  payload: z.strictObject({ batchId: z.uuid() }),
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 2_000 },
+  jobId: ({ batchId }) => `pdf-batch.track.${batchId}`,
+});
+
 /**
  * Every job in Bursar. Each job arrives in the same change as its processor
  * (payments, PDFs, WhatsApp, reports), and the worker's processor table must
@@ -88,6 +158,10 @@ export const applyPaymentEvent = defineJob({
  */
 export const JOBS = defineCatalog({
   'payment-event.apply': applyPaymentEvent,
+  'invoice-pdf.render': renderInvoicePdf,
+  'receipt-pdf.render': renderReceiptPdf,
+  'pdf-batch.item': renderPdfBatchItem,
+  'pdf-batch.track': trackPdfBatch,
 });
 
 /** What a job's `data` holds in Redis: the versioned payload plus W3C trace context. */

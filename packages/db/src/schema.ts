@@ -58,6 +58,21 @@ export interface Classes {
   updatedAt: Generated<Timestamp>;
 }
 
+export interface Documents {
+  balanceMinor: bigint | null;
+  byteSize: number;
+  contentHash: string;
+  createdAt: Generated<Timestamp>;
+  id: Generated<bigint>;
+  kind: string;
+  pages: number;
+  schoolId: string;
+  status: string | null;
+  storageKey: string;
+  subjectId: string;
+  version: number;
+}
+
 export interface FeePlanHeads {
   amountMinor: bigint;
   feePlanId: string;
@@ -195,6 +210,30 @@ export interface Payments {
   studentId: string;
 }
 
+export interface PdfBatches {
+  createdAt: Generated<Timestamp>;
+  done: Generated<number>;
+  failed: Generated<number>;
+  finishedAt: Timestamp | null;
+  id: Generated<string>;
+  requestedBy: string | null;
+  schoolId: string;
+  selector: Json;
+  status: Generated<string>;
+  total: number;
+}
+
+export interface PdfBatchItems {
+  batchId: string;
+  documentId: bigint | null;
+  error: string | null;
+  finishedAt: Timestamp | null;
+  invoiceId: string;
+  invoiceNumber: string;
+  position: number;
+  status: Generated<string>;
+}
+
 export interface ProviderEvents {
   body: Buffer;
   detail: string | null;
@@ -264,6 +303,7 @@ export interface Schools {
   deletedAt: Timestamp | null;
   id: Generated<string>;
   locale: Generated<string>;
+  logoUpdatedAt: Timestamp | null;
   name: string;
   timezone: string;
   updatedAt: Generated<Timestamp>;
@@ -316,6 +356,7 @@ export interface DB {
   allocations: Allocations;
   auditLog: AuditLog;
   classes: Classes;
+  documents: Documents;
   feePlanHeads: FeePlanHeads;
   feePlanInstalments: FeePlanInstalments;
   feePlans: FeePlans;
@@ -327,6 +368,8 @@ export interface DB {
   outbox: Outbox;
   paymentLinks: PaymentLinks;
   payments: Payments;
+  pdfBatches: PdfBatches;
+  pdfBatchItems: PdfBatchItems;
   providerEvents: ProviderEvents;
   reconciliationItems: ReconciliationItems;
   refreshTokens: RefreshTokens;

@@ -7,6 +7,7 @@ export const SANDBOX_CREDENTIALS = {
   RAZORPAY_WEBHOOK_SECRETS: 'sandbox_razorpay_webhook_secret',
   STRIPE_SECRET_KEY: 'sk_test_bursar_sandbox',
   STRIPE_WEBHOOK_SECRETS: 'whsec_bursar_sandbox',
+  PAY_LINK_SECRET: 'sandbox_pay_link_secret',
 } as const;
 
 const secretList = z
@@ -40,6 +41,8 @@ export const paymentsConfigSchema = z.object({
   STRIPE_WEBHOOK_SECRETS: secretList.default([SANDBOX_CREDENTIALS.STRIPE_WEBHOOK_SECRETS]),
   /** Overrides the Stripe API base URL (default: the sandbox's, or https://api.stripe.com when live). */
   STRIPE_API_BASE: z.url().optional(),
+  /** Signs the pay links printed on invoices (`/api/pay/i/<invoice>.<signature>`), so they cannot be guessed. */
+  PAY_LINK_SECRET: z.string().min(16).default(SANDBOX_CREDENTIALS.PAY_LINK_SECRET),
   /** Stripe signatures older than this are refused (replay protection), in seconds. */
   STRIPE_WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).max(3_600).default(300),
 });

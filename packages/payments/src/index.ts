@@ -6,3 +6,4 @@ export * from './razorpay/links.js';
 export * from './stripe/webhook.js';
 export * from './stripe/events.js';
 export * from './stripe/links.js';
+export * from './pay-page.js';

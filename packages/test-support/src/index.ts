@@ -71,3 +71,5 @@ export async function freePort(): Promise<number> {
 
 export * from './dates.js';
 export * from './builders.js';
+export * from './pdf.js';
+export * from './processes.js';

@@ -8,9 +8,11 @@ import {
   jwksKeySource,
   redisCheck,
   type Logger,
+  type OutboxRelay,
   type UserStates,
 } from '@bursar/platform';
 import type { Config } from './config.js';
+import type { PublishDeps } from '@bursar/documents';
 import type { ApiContext } from './context.js';
 import type { SigningKeys } from './auth/keys.js';
 import { createLoginLimiter } from './auth/rate-limit.js';
@@ -28,6 +30,7 @@ import { reconciliationRoutes } from './online-payments/reconciliation.routes.js
 import { statementsRoutes } from './statements/statements.routes.js';
 import { auditRoutes } from './audit/audit.routes.js';
 import { openapiRoutes } from './openapi/openapi.routes.js';
+import { documentsRoutes } from './documents/documents.routes.js';
 
 export interface AppDeps {
   config: Config;
@@ -37,10 +40,23 @@ export interface AppDeps {
   keys: SigningKeys;
   /** Users' current role and status (`createUserStates`, listening on the database in production). */
   userStates: UserStates;
+  /** The process's outbox relay (runService's); tests pass one of their own. */
+  outbox: Pick<OutboxRelay, 'kick'>;
+  /** See `createDocumentDeps`. */
+  documents: PublishDeps;
 }
 
 /** Builds the api HTTP app without listening, so tests can boot it on an ephemeral port. */
-export function createApp({ config, logger, db, redis, keys, userStates }: AppDeps): Express {
+export function createApp({
+  config,
+  logger,
+  db,
+  redis,
+  keys,
+  userStates,
+  outbox,
+  documents,
+}: AppDeps): Express {
   const context: ApiContext = {
     config,
     logger,
@@ -49,6 +65,8 @@ export function createApp({ config, logger, db, redis, keys, userStates }: AppDe
     keys,
     loginLimiter: createLoginLimiter(redis, config.QUEUE_PREFIX),
     userStates,
+    outbox,
+    documents,
   };
   return createHttpApp({
     service: 'api',
@@ -56,7 +74,11 @@ export function createApp({ config, logger, db, redis, keys, userStates }: AppDe
     logger,
     config,
     authenticator: createAuthenticator({ keys: jwksKeySource({ jwks: keys.jwks }), users: userStates }),
-    readiness: { postgres: databaseCheck(db), redis: redisCheck(redis) },
+    readiness: {
+      postgres: databaseCheck(db),
+      redis: redisCheck(redis),
+      storage: () => documents.storage.check(),
+    },
     routes: (app) => {
       app.use(authRoutes(context));
       app.use(schoolsRoutes(context));
@@ -65,6 +87,8 @@ export function createApp({ config, logger, db, redis, keys, userStates }: AppDe
       app.use(studentsRoutes(context));
       app.use(guardiansRoutes(context));
       app.use(feePlansRoutes(context));
+      // Before the invoice routes: `/api/invoices/pdf` is not an invoice id.
+      app.use(documentsRoutes(context));
       app.use(invoicesRoutes(context));
       app.use(paymentsRoutes(context));
       app.use(paymentLinksRoutes(context));

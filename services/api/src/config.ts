@@ -1,5 +1,6 @@
 import { paymentsConfigSchema, productionPaymentProblems } from '@bursar/payments';
 import { baseConfigSchema, ConfigError, loadConfig, portVariable } from '@bursar/platform';
+import { storageConfigProblems, storageConfigSchema } from '@bursar/storage';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
@@ -13,6 +14,8 @@ export const configSchema = baseConfigSchema.extend({
     .default(fileURLToPath(new URL('../../../.data/jwt/signing-key.pem', import.meta.url))),
   // The api creates pay links through the providers' REST APIs (see @bursar/payments).
   ...paymentsConfigSchema.shape,
+  // Invoice and receipt PDFs and school logos (see @bursar/storage).
+  ...storageConfigSchema.shape,
 });
 export type Config = z.infer<typeof configSchema>;
 
@@ -24,10 +27,11 @@ export type Config = z.infer<typeof configSchema>;
  */
 export function loadServiceConfig(env: Record<string, string | undefined> = process.env): Config {
   const config = loadConfig(configSchema, env);
-  if (config.NODE_ENV === 'production') {
-    const problems = productionPaymentProblems(config, env);
-    if (problems.length) throw new ConfigError(problems);
-  }
+  const problems = [
+    ...storageConfigProblems(config),
+    ...(config.NODE_ENV === 'production' ? productionPaymentProblems(config, env) : []),
+  ];
+  if (problems.length) throw new ConfigError(problems);
   return config;
 }
 

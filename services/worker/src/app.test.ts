@@ -15,6 +15,7 @@ import { freshDatabase, startApp, testQueuePrefix, testRedisUrl } from '@bursar/
 import { planQueues, startWorkers, WorkerStartError } from './app.js';
 import { loadServiceConfig } from './config.js';
 import { processors as productionProcessors, type Processors } from './processors.js';
+import { testDocuments } from './documents/documents.testing.js';
 
 const logger = createLogger('worker-test', 'silent');
 const { url: databaseUrl, db } = await freshDatabase();
@@ -102,11 +103,22 @@ describe('a worker process', () => {
     },
     render: noop,
   };
+  const documents = testDocuments(db);
   // runService gives a process its relay; here the test starts one the same way.
   const outbox = createOutboxRelay({ db, redis, prefix, logger, sweepIntervalMs: 100 });
   outbox.start();
   shutdown.add('outbox relay', () => outbox.stop(), 'workers');
-  const started = startWorkers({ config, logger, db, redis, shutdown, outbox, catalog, processors });
+  const started = startWorkers({
+    config,
+    logger,
+    db,
+    redis,
+    shutdown,
+    outbox,
+    documents,
+    catalog,
+    processors,
+  });
   const queue = new Queue(chargeJob.queue, { connection: redis, prefix });
 
   afterAll(async () => {
@@ -167,7 +179,17 @@ describe('a worker process', () => {
     const before = new Shutdown(logger, 1_000, () => undefined);
     const add = vi.spyOn(before, 'add');
     expect(() =>
-      startWorkers({ config: bad, logger, db, redis, shutdown: before, outbox, catalog, processors }),
+      startWorkers({
+        config: bad,
+        logger,
+        db,
+        redis,
+        shutdown: before,
+        outbox,
+        documents,
+        catalog,
+        processors,
+      }),
     ).toThrow(WorkerStartError);
     expect(add).not.toHaveBeenCalled();
   });

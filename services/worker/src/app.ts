@@ -14,6 +14,7 @@ import {
   type OutboxRelay,
   type Shutdown,
 } from '@bursar/platform';
+import type { PublishDeps } from '@bursar/documents';
 import type { Config } from './config.js';
 import type { Processor, Processors } from './processors.js';
 
@@ -74,6 +75,8 @@ export interface WorkerDeps<C extends JobCatalog> {
   redis: Redis;
   /** The process's outbox relay (runService's): processors enqueue follow-ups through it. */
   outbox: OutboxRelay;
+  /** How PDFs are rendered and stored (see `createDocumentDeps`). */
+  documents: PublishDeps;
   shutdown: Shutdown;
   catalog: C;
   processors: Processors<C>;
@@ -93,6 +96,7 @@ export function startWorkers<C extends JobCatalog>({
   catalog,
   processors,
   outbox,
+  documents,
 }: WorkerDeps<C>): { app: Express; workers: Worker[] } {
   const plan = planQueues(catalog, processors, config.WORKER_QUEUES);
 
@@ -105,7 +109,9 @@ export function startWorkers<C extends JobCatalog>({
     for (const [queue, definitions] of plan) {
       const handlers = definitions.map((definition) => {
         const process = (processors as Record<string, Processor<JobDefinition>>)[definition.name]!;
-        return jobHandler(definition, (payload, job) => process(payload, { db, logger, outbox, job }));
+        return jobHandler(definition, (payload, job) =>
+          process(payload, { db, logger, outbox, documents, job }),
+        );
       });
       workers.push(
         createQueueWorker(queue, handlers, {
@@ -127,7 +133,11 @@ export function startWorkers<C extends JobCatalog>({
     basePath: '',
     logger,
     config,
-    readiness: { postgres: databaseCheck(db), redis: redisCheck(redis) },
+    readiness: {
+      postgres: databaseCheck(db),
+      redis: redisCheck(redis),
+      storage: () => documents.storage.check(),
+    },
     routes: () => {},
   });
   return { app, workers };

@@ -1,5 +1,7 @@
 import { QueueName } from '@bursar/contracts';
-import { baseConfigSchema, loadConfig, portVariable } from '@bursar/platform';
+import { baseConfigSchema, ConfigError, loadConfig, portVariable } from '@bursar/platform';
+import { paymentsConfigSchema, SANDBOX_CREDENTIALS } from '@bursar/payments';
+import { storageConfigProblems, storageConfigSchema } from '@bursar/storage';
 import { z } from 'zod';
 
 export const configSchema = baseConfigSchema.extend({
@@ -27,10 +29,23 @@ export const configSchema = baseConfigSchema.extend({
       return [...new Set(names)] as QueueName[];
     }),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  ...storageConfigSchema.shape,
+  /** For the pay links printed on invoices: Bursar's public address and the key that signs them. */
+  ...paymentsConfigSchema.pick({ PUBLIC_URL: true, PAY_LINK_SECRET: true }).shape,
 });
 export type Config = z.infer<typeof configSchema>;
 
 /** Reads the worker's configuration from the environment (the only place that reads `process.env`). */
 export function loadServiceConfig(env: Record<string, string | undefined> = process.env): Config {
-  return loadConfig(configSchema, env);
+  const config = loadConfig(configSchema, env);
+  const problems = storageConfigProblems(config);
+  if (config.NODE_ENV === 'production' && config.PAY_LINK_SECRET === SANDBOX_CREDENTIALS.PAY_LINK_SECRET) {
+    // Anyone could sign a pay link with the public default.
+    problems.push({
+      variable: 'PAY_LINK_SECRET',
+      message: 'required in production (the development default is public)',
+    });
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return config;
 }

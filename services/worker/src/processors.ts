@@ -1,10 +1,17 @@
 import type { JobCatalog, JobDefinition, JOBS } from '@bursar/contracts';
 import type { DB } from '@bursar/db';
+import type { PublishDeps } from '@bursar/documents';
 import type { Logger, OutboxRelay } from '@bursar/platform';
 import type { Job } from 'bullmq';
 import type { Kysely } from 'kysely';
 import type { z } from 'zod';
 import { processPaymentEvent } from './payments/payment-event.processor.js';
+import {
+  processInvoicePdf,
+  processPdfBatchItem,
+  processPdfBatchTracker,
+  processReceiptPdf,
+} from './documents/documents.processor.js';
 
 /** What a processor is handed besides its payload. */
 export interface ProcessorContext {
@@ -12,6 +19,8 @@ export interface ProcessorContext {
   logger: Logger;
   /** This process's relay: follow-up jobs go through the outbox (`transactionWithOutbox`). */
   outbox: OutboxRelay;
+  /** Renders and stores PDFs: the process's storage, logo cache and pay-link signer. */
+  documents: PublishDeps;
   job: Job;
 }
 
@@ -31,4 +40,8 @@ export type Processors<C extends JobCatalog> = { [K in keyof C]: Processor<C[K]>
 /** Every job's processor: each job lands together with its processor here. */
 export const processors: Processors<typeof JOBS> = {
   'payment-event.apply': processPaymentEvent,
+  'invoice-pdf.render': processInvoicePdf,
+  'receipt-pdf.render': processReceiptPdf,
+  'pdf-batch.item': processPdfBatchItem,
+  'pdf-batch.track': processPdfBatchTracker,
 };

@@ -5,6 +5,7 @@ import * as m0003 from './0003-school-stats-version.js';
 import * as m0004 from './0004-outbox.js';
 import * as m0005 from './0005-user-changes.js';
 import * as m0006 from './0006-online-payments.js';
+import * as m0007 from './0007-documents.js';
 
 /**
  * Every migration, in order. Forward-only: a migration that has shipped is
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   '0004-outbox': m0004,
   '0005-user-changes': m0005,
   '0006-online-payments': m0006,
+  '0007-documents': m0007,
 };

@@ -1,8 +1,23 @@
-import { Router } from 'express';
-import { CreatePaymentLinkBody, IdParams, PaymentLink } from '@bursar/contracts';
-import { describeRoute, readScope, route } from '@bursar/platform';
+import { Router, type Response } from 'express';
+import {
+  AppError,
+  CreatePaymentLinkBody,
+  IdParams,
+  PaymentLink,
+  type PaymentProvider,
+} from '@bursar/contracts';
+import { readPayPageToken } from '@bursar/payments';
+import { describeRoute, readScope, route, type SystemActor } from '@bursar/platform';
 import type { ApiContext } from '../context.js';
 import { createPaymentLink } from './payment-links.service.js';
+
+/** Who the audit trail says asked for a link when a guardian opened the pay link printed on an invoice. */
+const PAY_PAGE: SystemActor = { system: 'pay-page' };
+
+/** The provider a printed pay link opens: Razorpay for rupees (UPI, cards, netbanking), Stripe otherwise. */
+export function payPageProvider(currency: string): PaymentProvider {
+  return currency === 'INR' ? 'razorpay' : 'stripe';
+}
 
 /** `POST /api/invoices/:id/payment-link`: a Razorpay Payment Link or Stripe Checkout Session for the balance. */
 export function paymentLinksRoutes({ db, config, logger }: ApiContext): Router {
@@ -42,6 +57,50 @@ export function paymentLinksRoutes({ db, config, logger }: ApiContext): Router {
   );
 
   router.get(
+    '/api/pay/i/:token',
+    describeRoute(
+      async (req, res, next) => {
+        try {
+          res.setHeader('Cache-Control', 'no-store');
+          const invoiceId = readPayPageToken(config.PAY_LINK_SECRET, String(req.params.token));
+          if (!invoiceId) return payPage(res, 404, 'This pay link is not valid', NOT_VALID);
+          const invoice = await db
+            .selectFrom('invoices')
+            .select(['currency'])
+            .where('id', '=', invoiceId)
+            .executeTakeFirst();
+          if (!invoice) return payPage(res, 404, 'This pay link is not valid', NOT_VALID);
+          const { link } = await createPaymentLink(
+            { db, config, logger: req.log ?? logger },
+            PAY_PAGE,
+            null,
+            invoiceId,
+            payPageProvider(invoice.currency),
+          );
+          res.redirect(303, link.url);
+        } catch (error) {
+          if (error instanceof AppError && error.code === 'conflict') {
+            return payPage(res, 200, 'Nothing to pay', NOTHING_TO_PAY);
+          }
+          if (error instanceof AppError && error.code === 'service_unavailable') {
+            return payPage(res, 503, 'Please try again', TRY_AGAIN);
+          }
+          next(error);
+        }
+      },
+      {
+        summary:
+          'The pay link printed on an invoice (public): opens a provider checkout for what the invoice still asks',
+        description:
+          'The token is the invoice id and its HMAC signature. A 303 to the provider; a paid or void invoice ' +
+          'gets a page saying there is nothing to pay.',
+        tags: ['payments'],
+        responseType: 'text/html',
+      },
+    ),
+  );
+
+  router.get(
     '/api/pay/return',
     describeRoute(
       (_req, res) => {
@@ -58,6 +117,30 @@ export function paymentLinksRoutes({ db, config, logger }: ApiContext): Router {
   );
 
   return router;
+}
+
+const NOT_VALID =
+  'Check that you scanned or typed the whole link from your invoice. If it still does not open, contact the school.';
+const NOTHING_TO_PAY = 'This invoice has nothing left to pay. Thank you.';
+const TRY_AGAIN = 'The payment service did not answer. Please open the link again in a minute.';
+
+/** A small public page (the payer may not be logged in): names no school, invoice or amount. */
+function payPage(res: Response, status: number, title: string, text: string): void {
+  res
+    .status(status)
+    .type('html')
+    .send(
+      `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title}</title></head>
+<body style="font-family: system-ui, sans-serif; max-width: 32rem; margin: 4rem auto; padding: 0 1rem; line-height: 1.5">
+<h1 style="font-size: 1.4rem">${title}</h1>
+<p>${text}</p>
+</body>
+</html>
+`,
+    );
 }
 
 const RETURN_PAGE = `<!doctype html>

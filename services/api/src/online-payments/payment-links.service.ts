@@ -11,7 +11,14 @@ import {
   type CreateLinkInput,
   type PaymentsConfig,
 } from '@bursar/payments';
-import { fieldError, isUniqueViolation, recordAudit, type Actor, type Logger } from '@bursar/platform';
+import {
+  fieldError,
+  isUniqueViolation,
+  recordAudit,
+  type Actor,
+  type Logger,
+  type SystemActor,
+} from '@bursar/platform';
 import { findInvoice } from '../invoices/invoices.service.js';
 import {
   expireLinks,
@@ -96,7 +103,7 @@ function createAtProvider(
  */
 export async function createPaymentLink(
   { db, config, logger }: { db: Kysely<DB>; config: PaymentsConfig; logger: Logger },
-  actor: Actor,
+  actor: Actor | SystemActor,
   scope: string | null,
   invoiceId: string,
   provider: PaymentProvider,
@@ -157,7 +164,7 @@ export async function createPaymentLink(
       amountMinor,
       currency: invoice.currency,
       expiresAt: created.expiresAt,
-      createdBy: actor.caller.userId,
+      createdBy: 'caller' in actor ? actor.caller.userId : null,
     }).catch((error: unknown) => {
       if (isUniqueViolation(error, 'payment_links_provider_provider_reference_key')) {
         throw new AppError(

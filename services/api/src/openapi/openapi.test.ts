@@ -27,6 +27,8 @@ function expressRoutes(): { method: string; path: string }[] {
     redis: {} as never,
     keys: { jwks: { keys: [] } } as never,
     userStates: {} as never,
+    outbox: {} as never,
+    documents: {} as never,
   });
   interface Listed {
     path: string;

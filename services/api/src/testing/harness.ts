@@ -7,7 +7,20 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { DB } from '@bursar/db';
-import { createLogger, createRedis, createUserStates, type Logger } from '@bursar/platform';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createDocumentDeps, type PublishDeps } from '@bursar/documents';
+import { payPageUrl } from '@bursar/payments';
+import {
+  createLogger,
+  createOutboxRelay,
+  createRedis,
+  createUserStates,
+  type Logger,
+  type OutboxRelay,
+} from '@bursar/platform';
+import { createStorage } from '@bursar/storage';
 import {
   dbBuilders,
   freshDatabase,
@@ -55,6 +68,14 @@ export interface TestApi {
   db: Kysely<DB>;
   /** This file's database, for processes a test starts beside the api (billing-webhook, the worker). */
   databaseUrl: string;
+  /** This file's BullMQ prefix: jobs the app enqueues land under it (no worker runs unless a test starts one). */
+  queuePrefix: string;
+  /** The app's outbox relay (not sweeping: kicked after commits, or swept by a test). */
+  outbox: OutboxRelay;
+  /** The app's document dependencies (storage in a temporary directory). */
+  documents: PublishDeps;
+  /** The app's configuration. */
+  config: ReturnType<typeof loadServiceConfig>;
   /** The seeded demo school (INR, Asia/Kolkata). */
   demoSchoolId: string;
   admin: Caller;
@@ -91,6 +112,8 @@ export async function createTestApi({ onQuery, env = {}, logger }: TestApiOption
   const { db, url: databaseUrl } = await freshDatabase();
   const prefix = testQueuePrefix();
   const redis = createRedis(testRedisUrl(), 'producer');
+  const storageDir = mkdtempSync(join(tmpdir(), 'bursar-api-storage-'));
+  afterAll(() => rmSync(storageDir, { recursive: true, force: true }));
   afterAll(async () => {
     const keys = await redis.keys(`${prefix}*`);
     if (keys.length) await redis.del(...keys);
@@ -102,6 +125,7 @@ export async function createTestApi({ onQuery, env = {}, logger }: TestApiOption
     REDIS_URL: testRedisUrl(),
     QUEUE_PREFIX: prefix,
     JWT_PRIVATE_KEY: await generateSigningKeyPem(),
+    STORAGE_DIR: storageDir,
     ...env,
   });
   const keys = await loadSigningKeys({
@@ -124,9 +148,20 @@ export async function createTestApi({ onQuery, env = {}, logger }: TestApiOption
     logger: createLogger('api-test', 'silent'),
   });
   afterAll(() => userStates.close());
+  const appLogger = logger ?? createLogger('api-test', process.env.TEST_LOG_LEVEL ?? 'silent');
+  const outbox = createOutboxRelay({ db, redis, prefix, logger: appLogger });
+  afterAll(() => outbox.stop());
+  const documents = createDocumentDeps({
+    db,
+    storage: createStorage(config),
+    payLink: (invoiceId) => payPageUrl(config.PUBLIC_URL, config.PAY_LINK_SECRET, invoiceId),
+    logger: appLogger,
+  });
   const app = createApp({
     config,
-    logger: logger ?? createLogger('api-test', process.env.TEST_LOG_LEVEL ?? 'silent'),
+    logger: appLogger,
+    outbox,
+    documents,
     // A plugin's transformResult runs once per executed statement (subqueries are not counted apart).
     db: onQuery
       ? db.withPlugin({
@@ -203,6 +238,10 @@ export async function createTestApi({ onQuery, env = {}, logger }: TestApiOption
     url,
     db,
     databaseUrl,
+    queuePrefix: prefix,
+    outbox,
+    documents,
+    config,
     demoSchoolId: DEMO_SCHOOL.id,
     admin,
     request,

@@ -1,12 +1,21 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { applyPaymentEvent } from '@bursar/contracts';
 import { createLogger, createOutboxRelay, createRedis } from '@bursar/platform';
-import { dbBuilders, freePort, freshDatabase, testQueuePrefix, testRedisUrl } from '@bursar/test-support';
+import {
+  dbBuilders,
+  freePort,
+  freshDatabase,
+  killHard,
+  startWorkerProcess,
+  testQueuePrefix,
+  testRedisUrl,
+  waitUntil,
+  withoutFakedClock,
+  type ServiceProcess,
+} from '@bursar/test-support';
 import {
   invoiceFor,
   providerId,
@@ -15,7 +24,6 @@ import {
   storeEvent,
 } from './payment-events.testing.js';
 
-const workerDir = fileURLToPath(new URL('../..', import.meta.url));
 const { url: databaseUrl, db } = await freshDatabase();
 const logger = createLogger('payments-crash-test', 'silent');
 
@@ -23,19 +31,6 @@ const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
-
-function withoutFakedClock(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const { LD_PRELOAD: _preload, FAKETIME: _faketime, ...rest } = env;
-  return rest;
-}
-
-/** Kills a child outright (SIGKILL: no shutdown hooks, open transactions die with their connections). */
-async function kill(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGKILL');
-  await exited;
-}
 
 /** A redis-server of this test's own, so it can be stopped and brought back empty. */
 async function startRedis(port: number): Promise<ChildProcess> {
@@ -51,44 +46,18 @@ async function startRedis(port: number): Promise<ChildProcess> {
     if (child.exitCode !== null) throw new Error(`redis-server exited ${child.exitCode}:\n${output}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  cleanups.push(() => kill(child));
+  cleanups.push(() => killHard(child));
   return child;
 }
 
-/** The worker as deployed: main.ts under tsx, the production catalog and processors, its own relay. */
-function startWorker(
-  env: { REDIS_URL: string; QUEUE_PREFIX: string },
-  port: number,
-): ChildProcess & { output: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: workerDir,
-    env: {
-      ...process.env,
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'warn',
-      LOG_FORMAT: 'json',
-      DATABASE_URL: databaseUrl,
-      OTEL_EXPORTER_OTLP_ENDPOINT: '',
-      WORKER_PORT: String(port),
-      WORKER_CONCURRENCY: '4',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  cleanups.push(() => kill(child));
-  return Object.assign(child, { output: () => output.slice(-4000) });
+/** The worker as deployed, on this file's database, killed when the test ends. */
+function startWorker(env: { REDIS_URL: string; QUEUE_PREFIX: string }, port: number): ServiceProcess {
+  const child = startWorkerProcess({ DATABASE_URL: databaseUrl, WORKER_PORT: String(port), ...env });
+  cleanups.push(() => killHard(child));
+  return child;
 }
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 100_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+const until = waitUntil;
 
 /** Payments on invoices of one school, each reported twice (payment.captured and order.paid), stored like webhooks. */
 async function storePayments(count: number) {
@@ -159,7 +128,7 @@ describe('the payments worker under failure', () => {
       if (first.exitCode !== null) throw new Error(`worker exited:\n${first.output()}`);
       return (await processedCount(stored.eventIds)) >= 10;
     });
-    await kill(first);
+    await killHard(first);
     const atKill = await processedCount(stored.eventIds);
     // Otherwise the kill came too late to prove anything.
     expect(atKill).toBeLessThan(total);
@@ -190,7 +159,7 @@ describe('the payments worker under failure', () => {
     const worker = startWorker({ REDIS_URL: redisUrl, QUEUE_PREFIX: prefix }, await freePort());
 
     // Down while the webhooks are stored: the outbox rows wait.
-    await kill(redis);
+    await killHard(redis);
     const whileDown = await storePayments(10);
     expect(await processedCount(whileDown.eventIds)).toBe(0);
     redis = await startRedis(redisPort);
@@ -201,7 +170,7 @@ describe('the payments worker under failure', () => {
     await expectEachAppliedOnce(whileDown);
 
     // Relayed into Redis while no worker runs, then Redis restarts empty: the jobs are gone, the rows are not.
-    await kill(worker);
+    await killHard(worker);
     const producer = createRedis(redisUrl, 'producer');
     producer.on('error', () => undefined);
     const relay = createOutboxRelay({ db, redis: producer, prefix, logger, sweepIntervalMs: 50 });
@@ -215,7 +184,7 @@ describe('the payments worker under failure', () => {
     await queue.close();
     await relay.stop();
     producer.disconnect();
-    await kill(redis);
+    await killHard(redis);
     redis = await startRedis(redisPort);
     const restarted = startWorker({ REDIS_URL: redisUrl, QUEUE_PREFIX: prefix }, await freePort());
     await until('the events whose jobs Redis lost', async () => {

@@ -69,7 +69,8 @@ export async function processPaymentEvent(
       facts,
     });
     for (const entry of outcome.audit) await recordAudit(trx, PAYMENTS_WORKER, entry);
-    // Receipt notification and invoice PDF refresh: enqueue(trx, …) here once the PDF and WhatsApp issues add those jobs.
+    // The invoice PDF and the receipt PDF are asked for by the database triggers on invoices and payments
+    // (migration 0007), in this transaction. The receipt WhatsApp message: enqueue(trx, …) here with the WhatsApp issue.
     return { kind: 'done', outcome };
   });
 

@@ -12,6 +12,7 @@ import {
 import { freshDatabase, testQueuePrefix, testRedisUrl } from '@bursar/test-support';
 import { processors } from '../processors.js';
 import { processPaymentEvent } from './payment-event.processor.js';
+import { testDocuments } from '../documents/documents.testing.js';
 import {
   eventRow,
   invoiceFor,
@@ -33,6 +34,7 @@ const logger = createLogger('payments-test', 'silent');
 const prefix = testQueuePrefix();
 const producer = createRedis(testRedisUrl(), 'producer');
 const relay = createOutboxRelay({ db, redis: producer, prefix, logger, sweepIntervalMs: 100 });
+const documents = testDocuments(db, logger);
 afterAll(async () => {
   await relay.stop();
   await producer.quit();
@@ -49,7 +51,7 @@ function startWorker(): Worker {
     definition.queue,
     [
       jobHandler(definition, (payload, job) =>
-        processors[definition.name](payload, { db, logger, outbox: relay, job }),
+        processors[definition.name](payload, { db, logger, outbox: relay, documents, job }),
       ),
     ],
     { connection, prefix, logger, concurrency: 4, db },
