@@ -203,6 +203,17 @@ describe('parseMetaWebhook', () => {
     ]);
   });
 
+  it('keeps a template id past 2^53 exact, as Meta sends it as a JSON number', () => {
+    const raw = Buffer.from(
+      '{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"message_template_status_update",' +
+        '"value":{"event":"APPROVED","message_template_id": 12345678901234567891,"message_template_name":"fee_reminder",' +
+        '"message_template_language":"en","reason":"NONE"}}]}]}',
+    );
+    expect(parseMetaWebhook(raw)).toMatchObject([
+      { kind: 'template', providerTemplateId: '12345678901234567891' },
+    ]);
+  });
+
   it('ignores other objects, fields, status values and template events', () => {
     expect(parseMetaWebhook(delivery([messages({ statuses: [] })], 'page'))).toEqual([]);
     expect(

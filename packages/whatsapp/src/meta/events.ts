@@ -127,7 +127,12 @@ function inboundText(message: z.infer<typeof InboundMessage>): string {
  * `WhatsAppWebhookError`.
  */
 export function parseMetaWebhook(rawBody: Buffer | string): WhatsAppEvent[] {
-  const envelope = parseWebhookBody('meta', Envelope, rawBody);
+  // Meta sends template ids as JSON numbers, which may pass 2^53: read them as the digits they are.
+  const text = (typeof rawBody === 'string' ? rawBody : rawBody.toString('utf8')).replace(
+    /("message_template_id"\s*:\s*)(\d+)/g,
+    '$1"$2"',
+  );
+  const envelope = parseWebhookBody('meta', Envelope, text);
   if (envelope.object !== 'whatsapp_business_account') return [];
   const events: WhatsAppEvent[] = [];
   for (const [entryIndex, entry] of envelope.entry.entries()) {

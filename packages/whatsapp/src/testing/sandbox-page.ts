@@ -69,7 +69,7 @@ ${table(
 )}
 <h2 style="font-size: 1.2rem">A guardian replies</h2>
 <form method="post" action="_sandbox/inbound">
-<label>From (E.164) <input name="from" placeholder="+919876543210" required></label>
+<label>From (E.164) <input name="from" placeholder="+91…" required></label>
 <label>Text <input name="text" value="STOP" required></label>
 <label>API <select name="api"><option value="meta">Meta</option><option value="gupshup">Gupshup</option></select></label>
 <button type="submit">Send to Bursar</button>

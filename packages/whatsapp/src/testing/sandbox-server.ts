@@ -152,9 +152,9 @@ const BAD_GATEWAY: SandboxAnswer = {
   contentType: 'text/html',
 };
 
-/** A numeric template id of Meta's length (15–16 digits). */
+/** A numeric template id of Meta's length (15 digits). */
 function templateId(): string {
-  return `${randomInt(1, 10)}${String(randomInt(0, 2 ** 47)).padStart(14, '0')}`;
+  return `${randomInt(1, 10)}${String(randomInt(0, 10 ** 14)).padStart(14, '0')}`;
 }
 
 function shuffled<T>(items: T[]): T[] {
