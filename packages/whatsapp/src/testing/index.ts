@@ -6,4 +6,3 @@
 export * from './sandbox-server.js';
 export * from './sandbox-types.js';
 export * from './webhook-receiver.js';
-export { escapeHtml } from './sandbox-page.js';
