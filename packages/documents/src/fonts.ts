@@ -1,0 +1,237 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+
+/**
+ * A typeface the documents print with: Noto Sans for Latin (and every script
+ * other than Devanagari, as far as it has glyphs), Noto Sans Devanagari for
+ * Devanagari, each in regular and bold.
+ */
+export type Face = 'sans' | 'sans-bold' | 'deva' | 'deva-bold';
+
+/** Every face, in the order each document opens them (so font ids and subset tags are fixed). */
+export const FACES: readonly Face[] = ['sans', 'sans-bold', 'deva', 'deva-bold'];
+
+const FILES: Record<Face, string> = {
+  sans: '@expo-google-fonts/noto-sans/400Regular/NotoSans_400Regular.ttf',
+  'sans-bold': '@expo-google-fonts/noto-sans/700Bold/NotoSans_700Bold.ttf',
+  deva: '@expo-google-fonts/noto-sans-devanagari/400Regular/NotoSansDevanagari_400Regular.ttf',
+  'deva-bold': '@expo-google-fonts/noto-sans-devanagari/700Bold/NotoSansDevanagari_700Bold.ttf',
+};
+
+/** A glyph's placement, in 1/1000 em, as pdfkit's font encoder returns it. */
+export interface GlyphPosition {
+  xAdvance: number;
+  yAdvance: number;
+  xOffset: number;
+  yOffset: number;
+  advanceWidth: number;
+}
+
+/** The part of a fontkit glyph pdfkit reads: its id, advance and the code points it stands for. */
+interface FontkitGlyph {
+  readonly id: number;
+  readonly advanceWidth: number;
+  readonly codePoints: number[];
+}
+
+/** The part of a fontkit font this package and pdfkit's EmbeddedFont use. */
+interface FontkitFont {
+  readonly unitsPerEm: number;
+  layout(text: string): { glyphs: FontkitGlyph[]; positions: Omit<GlyphPosition, 'advanceWidth'>[] };
+  hasGlyphForCodePoint(codePoint: number): boolean;
+}
+
+/** A font view whose glyph cache can be replaced (see {@link viewOf}). */
+type FontView = FontkitFont & { _glyphs: Record<number, FontkitGlyph> };
+
+interface Fontkit {
+  create(buffer: Uint8Array): FontkitFont;
+}
+
+/**
+ * A shaped piece of text, in the form pdfkit's EmbeddedFont keeps in its
+ * layout cache: positions already in 1/1000 em, each with its glyph's
+ * advance. Never modified once made.
+ */
+interface ShapedRun {
+  glyphs: FontkitGlyph[];
+  positions: GlyphPosition[];
+  advanceWidth: number;
+}
+
+interface LoadedFace {
+  /** Parsed once per process; never laid out directly. */
+  base: FontkitFont;
+  /** The one view every piece is shaped with (its glyph cache emptied before each). */
+  shaper: FontView;
+  /** Font units to pdfkit's 1/1000 em. */
+  scale: number;
+  /** Shaped pieces by text; a null-prototype object because it is also pdfkit's cache prototype. */
+  runs: Record<string, ShapedRun>;
+  count: number;
+}
+
+/** Pieces kept per face before the cache starts over (a bound on memory, not a tuning knob). */
+const MAX_CACHED_PIECES = 50_000;
+
+let loaded: Record<Face, LoadedFace> | undefined;
+
+/**
+ * The fontkit pdfkit itself depends on, resolved from pdfkit's own location
+ * (it is pdfkit's dependency, not ours, and must be the version pdfkit was
+ * built against).
+ */
+function loadFontkit(): Fontkit {
+  return createRequire(require.resolve('pdfkit'))('fontkit') as Fontkit;
+}
+
+/**
+ * A view of a parsed font with a glyph cache of its own. It inherits the
+ * parsed tables (cmap, GSUB, GPOS, hmtx, loca, glyf: the expensive part,
+ * decoded once per process) through the prototype; its own `_glyphs` and its
+ * lazily built layout engine (fontkit's `@cache` getters define their value
+ * on the object they are read from) stay its own. Everything fontkit does is
+ * synchronous, so the shared stream position is never used by two callers
+ * at once.
+ */
+function viewOf(base: FontkitFont): FontView {
+  const view = Object.create(base) as FontView;
+  view._glyphs = {};
+  return view;
+}
+
+function faces(): Record<Face, LoadedFace> {
+  if (!loaded) {
+    const fontkit = loadFontkit();
+    const entries = FACES.map((face): [Face, LoadedFace] => {
+      const base = fontkit.create(readFileSync(require.resolve(FILES[face])));
+      return [
+        face,
+        { base, shaper: viewOf(base), scale: 1000 / base.unitsPerEm, runs: Object.create(null), count: 0 },
+      ];
+    });
+    loaded = Object.fromEntries(entries) as Record<Face, LoadedFace>;
+  }
+  return loaded;
+}
+
+/**
+ * Shapes a piece once per process. fontkit keeps one Glyph object per glyph
+ * id per font and stores on it the code points it was first reached from;
+ * pdfkit writes those into the document's ToUnicode map. So the shaper's
+ * glyph cache is emptied before each piece: a piece's glyphs then carry the
+ * code points of that piece, whatever was shaped before it, and a document's
+ * text layer depends on nothing but the document (the same as if pdfkit had
+ * shaped it with a font of its own).
+ */
+function shapePiece(loadedFace: LoadedFace, piece: string): ShapedRun {
+  let run = loadedFace.runs[piece];
+  if (!run) {
+    const { shaper, scale } = loadedFace;
+    shaper._glyphs = {};
+    const laidOut = shaper.layout(piece);
+    let advanceWidth = 0;
+    const positions = laidOut.positions.map((position, index): GlyphPosition => {
+      advanceWidth += position.xAdvance * scale;
+      return {
+        xAdvance: position.xAdvance * scale,
+        yAdvance: position.yAdvance * scale,
+        xOffset: position.xOffset * scale,
+        yOffset: position.yOffset * scale,
+        advanceWidth: laidOut.glyphs[index]!.advanceWidth * scale,
+      };
+    });
+    run = { glyphs: laidOut.glyphs, positions, advanceWidth };
+    if (loadedFace.count >= MAX_CACHED_PIECES) {
+      // Documents opened before keep the old object as their cache's prototype; they still work.
+      loadedFace.runs = Object.create(null);
+      loadedFace.count = 0;
+    }
+    loadedFace.runs[piece] = run;
+    loadedFace.count++;
+  }
+  return run;
+}
+
+/**
+ * Shapes `text` in `face` and returns its advance in 1/1000 em, exactly as
+ * pdfkit will draw it: pdfkit shapes a string piece by piece, each piece
+ * running up to and including a space or tab, and the same pieces are shaped
+ * and cached here, so what was measured is what is drawn.
+ */
+export function advanceOf(face: Face, text: string): number {
+  const loadedFace = faces()[face];
+  let total = 0;
+  let last = 0;
+  for (let index = 0; index <= text.length; index++) {
+    const atEnd = index === text.length;
+    const char = text.charCodeAt(index);
+    if ((atEnd && last < index) || char === 32 || char === 9) {
+      total += shapePiece(loadedFace, text.slice(last, index + 1)).advanceWidth;
+      last = index + 1;
+    }
+  }
+  return total;
+}
+
+/** Whether `face` has a glyph for the code point (its cmap, no shaping). */
+export function faceHasGlyph(face: Face, codePoint: number): boolean {
+  return faces()[face].base.hasGlyphForCodePoint(codePoint);
+}
+
+/** Parses the fonts now rather than in the first render (a worker can call it at start). */
+export function preloadFonts(): void {
+  faces();
+}
+
+/**
+ * What this package uses of pdfkit's EmbeddedFont (pdfkit 0.20, pinned):
+ * its resource name, its encoder (which adds the glyphs to the document's
+ * subset and records their widths and code points), the reference to its
+ * font dictionary for a page's resources, and its layout cache.
+ */
+export interface DocumentFont {
+  readonly id: string;
+  encode(text: string): [string[], GlyphPosition[]];
+  ref(): unknown;
+  layoutCache?: Record<string, ShapedRun>;
+}
+
+function isDocumentFont(value: unknown): value is DocumentFont {
+  const font = value as Partial<DocumentFont> | null;
+  return typeof font?.id === 'string' && typeof font.encode === 'function' && typeof font.ref === 'function';
+}
+
+/**
+ * Registers the four faces on a new document and opens them in a fixed order,
+ * so their ids (F1…F4), and so the subset tags pdfkit derives from them, are
+ * the same whatever text the document prints first. A face the document never
+ * prints is not embedded (pdfkit embeds only fonts a page refers to).
+ *
+ * Each face is a fresh view of the process's parsed font (pdfkit takes a
+ * fontkit font wherever it takes font bytes): the document's subset reads
+ * glyphs through it, with a glyph cache of its own. Its layout cache is given
+ * the process's shaped pieces as prototype, so pdfkit finds every piece
+ * {@link advanceOf} shaped and shapes nothing itself; a piece it does not
+ * find it shapes with the document's own view, which gives the same glyphs
+ * and code points.
+ */
+export function registerFaces(doc: PDFKit.PDFDocument): Record<Face, DocumentFont> {
+  const all = faces();
+  const opened = {} as Record<Face, DocumentFont>;
+  for (const face of FACES) {
+    doc.registerFont(face, viewOf(all[face].base) as unknown as Buffer);
+    doc.font(face);
+    const font = (doc as unknown as { _font: unknown })._font;
+    if (!isDocumentFont(font)) {
+      throw new Error('pdfkit no longer opens fonts as this package expects (see fonts.ts)');
+    }
+    if (font.layoutCache && typeof font.layoutCache === 'object') {
+      font.layoutCache = Object.create(all[face].runs) as Record<string, ShapedRun>;
+    }
+    opened[face] = font;
+  }
+  return opened;
+}
