@@ -4,9 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type autocannon from 'autocannon';
-import { Redis } from 'ioredis';
 import pg from 'pg';
-import { migrate } from '../packages/db/src/cli.js';
 import { createDb } from '../packages/db/src/pool.js';
 import { issueInvoice } from '../packages/ledger/src/index.js';
 import { processCpuSeconds, selfCpuSeconds } from './lib/cpu.js';
@@ -15,6 +13,7 @@ import { repoRoot, resultsDir } from './lib/paths.js';
 import { freePorts } from './lib/ports.js';
 import { startProcess, waitForUrl, type ManagedProcess } from './lib/process.js';
 import { checkRows, cpuRows, loadProblems } from './lib/report.js';
+import { clearQueueKeys, recreateDatabase } from './lib/scratch-data.js';
 import { REDIS_URL, startCaddy } from './lib/stack.js';
 import { BenchFailure, type Benchmark, type BenchRow } from './lib/types.js';
 
@@ -54,35 +53,6 @@ function benchCaddyfile(): string {
     (line, indent: string) =>
       `${indent}handle /bare/* {\n${indent}\treverse_proxy {$BARE_UPSTREAM}\n${indent}}\n${line}`,
   );
-}
-
-async function recreateDatabase(url: string): Promise<void> {
-  const name = new URL(url).pathname.slice(1);
-  const admin = new URL(url);
-  admin.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: admin.toString() });
-  await client.connect();
-  try {
-    await client.query(`drop database if exists "${name.replaceAll('"', '""')}" with (force)`);
-  } finally {
-    await client.end();
-  }
-  await migrate(url);
-}
-
-/** Deletes this benchmark's own queue keys left by an earlier run (SCAN + DEL under its prefix only). */
-async function clearQueueKeys(): Promise<void> {
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${QUEUE_PREFIX}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
 }
 
 /** Today in UTC as YYYY-MM-DD, and `days` later: the invoices are dated from the day the run happens. */
@@ -340,7 +310,7 @@ const webhooks: Benchmark = {
     const settings = loadSettings(process.env, { connections: 32 });
     console.error('  recreating bursar_bench_webhooks');
     await recreateDatabase(DATABASE_URL);
-    await clearQueueKeys();
+    await clearQueueKeys(QUEUE_PREFIX);
     const db = createDb(DATABASE_URL, { max: 4, applicationName: 'bursar-bench-webhooks' });
     const pool = new pg.Pool({
       connectionString: DATABASE_URL,

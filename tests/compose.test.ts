@@ -62,6 +62,7 @@ interface ComposeService {
 const compose = interpolateAll(parse(read('docker-compose.yml'), { merge: true })) as {
   services: Record<string, ComposeService>;
   networks?: Record<string, { ipam?: { config?: { subnet?: string }[] } } | null>;
+  volumes?: Record<string, unknown>;
 };
 const services = compose.services;
 
@@ -234,6 +235,21 @@ describe('docker-compose.yml', () => {
     expect(decodeURIComponent(url.username)).toBe(pg.POSTGRES_USER ?? 'postgres');
     expect(decodeURIComponent(url.password)).toBe(pg.POSTGRES_PASSWORD);
     expect(url.pathname).toBe(`/${pg.POSTGRES_DB}`);
+  });
+
+  it('gives the api and the worker one documents store: the same volume, directory and pay-link secret', () => {
+    for (const name of ['api', 'worker']) {
+      const env = envOf(name);
+      expect(env.STORAGE_DIR, name).toBe('/data/storage');
+      expect(service(name).volumes, name).toContain('documents:/data/storage');
+      expect(env.PAY_LINK_SECRET, name).toBe(envOf('api').PAY_LINK_SECRET);
+      expect(env.PUBLIC_URL, name).toBe(envOf('api').PUBLIC_URL);
+    }
+    expect(Object.keys(compose.volumes ?? {})).toContain('documents');
+    // A named volume starts owned like the image's directory: the process (USER node) must own it.
+    expect(read(DOCKERFILE)).toMatch(
+      /mkdir -p \/data\/storage && chown node:node \/data\/storage[\s\S]*\nUSER node/,
+    );
   });
 
   describe.each(APP_PROCESSES)('%s', (name) => {

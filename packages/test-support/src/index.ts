@@ -73,3 +73,4 @@ export * from './dates.js';
 export * from './builders.js';
 export * from './pdf.js';
 export * from './processes.js';
+export * from './images.js';

@@ -2,7 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { can, type Permission } from '@bursar/platform';
-import { daysFromToday } from '@bursar/test-support';
+import { publishInvoiceDocument } from '@bursar/documents';
+import { daysFromToday, tinyPng } from '@bursar/test-support';
 import { createTestApi, type Caller } from './testing/harness.js';
 import { storeReconciliationItem } from './testing/provider-events.js';
 
@@ -62,6 +63,10 @@ describe('tenancy: another school is invisible and untouchable', async () => {
     const receipt = await byAccountant.payment(invoice.id, 15_000, { method: 'cash' });
     // Provider money waiting in the school's reconciliation inbox, as the worker leaves it.
     const item = await storeReconciliationItem(api.db, { schoolId, amountMinor: 5_000 });
+    await publishInvoiceDocument(api.documents, invoice.id);
+    const batch = ok(
+      await api.request(accountant, 'POST', '/api/invoices/pdf', { body: { invoiceIds: [invoice.id] } }),
+    );
     return {
       schoolId,
       admin,
@@ -74,6 +79,7 @@ describe('tenancy: another school is invisible and untouchable', async () => {
       invoiceId: invoice.id as string,
       paymentId: receipt.payment.id as string,
       reconciliationItemId: item.id,
+      pdfBatchId: batch.batchId as string,
     };
   }
   type School = Awaited<ReturnType<typeof buildSchool>>;
@@ -174,6 +180,17 @@ describe('tenancy: another school is invisible and untouchable', async () => {
       body: () => ({ reason: 'Not yours' }),
     },
     'GET /api/payments/{id}': { path: (s) => `/api/payments/${s.paymentId}` },
+    'GET /api/payments/{id}/receipt.pdf': { path: (s) => `/api/payments/${s.paymentId}/receipt.pdf` },
+    'GET /api/invoices/{id}/pdf': { path: (s) => `/api/invoices/${s.invoiceId}/pdf` },
+    'POST /api/invoices/{id}/pdf': { path: (s) => `/api/invoices/${s.invoiceId}/pdf` },
+    'GET /api/pdf-batches/{id}': { path: (s) => `/api/pdf-batches/${s.pdfBatchId}` },
+    'GET /api/pdf-batches/{id}/download': { path: (s) => `/api/pdf-batches/${s.pdfBatchId}/download` },
+    'PUT /api/schools/{id}/logo': {
+      path: (s) => `/api/schools/${s.schoolId}/logo`,
+      body: () => tinyPng(),
+      headers: () => ({ 'content-type': 'image/png' }),
+    },
+    'DELETE /api/schools/{id}/logo': { path: (s) => `/api/schools/${s.schoolId}/logo` },
     'POST /api/payments/{id}/refunds': {
       path: (s) => `/api/payments/${s.paymentId}/refunds`,
       body: () => ({ amountMinor: 15_000, reason: 'Steal it back' }),
@@ -192,13 +209,15 @@ describe('tenancy: another school is invisible and untouchable', async () => {
     invoiceId: randomUUID(),
     paymentId: randomUUID(),
     reconciliationItemId: randomUUID(),
+    pdfBatchId: randomUUID(),
   };
 
   const spec = (await api.request(null, 'GET', '/api/openapi.json')).body;
   const operations: { key: string; permission: Permission }[] = [];
   for (const [path, item] of Object.entries<any>(spec.paths)) {
     for (const [method, op] of Object.entries<any>(item)) {
-      if (!path.includes('{')) continue;
+      // The public pay page is addressed by a signed token, not by tenancy (its own tests forge tokens).
+      if (!path.includes('{') || path.startsWith('/api/pay/i/')) continue;
       operations.push({ key: `${method.toUpperCase()} ${path}`, permission: op['x-permission'] });
     }
   }
@@ -233,6 +252,8 @@ describe('tenancy: another school is invisible and untouchable', async () => {
       '/api/invoices?limit=200',
       '/api/audit?limit=200',
       '/api/reconciliation?limit=200',
+      '/api/pdf-batches?limit=200',
+      '/api/pdf-batches/{b}',
     ];
     const fill = (path: string) =>
       path
@@ -242,7 +263,8 @@ describe('tenancy: another school is invisible and untouchable', async () => {
         .replace('{g}', a.guardianId)
         .replace('{f}', a.feePlanId)
         .replace('{i}', a.invoiceId)
-        .replace('{p}', a.paymentId);
+        .replace('{p}', a.paymentId)
+        .replace('{b}', a.pdfBatchId);
     const read = async (caller: Caller, path: string) => {
       const res = await api.request(caller, 'GET', fill(path));
       expect(res.status, `${path} ${JSON.stringify(res.body)}`).toBe(200);

@@ -193,7 +193,7 @@ export async function createTestApi({ onQuery, env = {}, logger }: TestApiOption
       body:
         options.body === undefined
           ? undefined
-          : typeof options.body === 'string'
+          : typeof options.body === 'string' || options.body instanceof Uint8Array
             ? options.body
             : JSON.stringify(options.body),
     });

@@ -23,6 +23,10 @@ import {
 import { processors } from '../processors.js';
 import { testDocuments } from './documents.testing.js';
 import { processInvoicePdf } from './documents.processor.js';
+import { createDocumentDeps } from '@bursar/documents';
+import { createStorage, storageConfigSchema, StorageError } from '@bursar/storage';
+import { startS3Server } from '@bursar/storage/testing';
+import { UnrecoverableError } from 'bullmq';
 
 const { db } = await freshDatabase();
 const logger = createLogger('documents-test', 'silent');
@@ -198,5 +202,63 @@ describe('invoice PDFs from the ledger, through the outbox and the worker', () =
     }, 'the job to fail');
     expect(failed.failedReason).toBe(`invoice ${invoiceId} no longer exists`);
     expect(failed.attemptsMade).toBe(1);
+  });
+
+  it('stores documents in S3-compatible object storage as in the filesystem', async () => {
+    const s3 = await startS3Server();
+    afterAll(() => s3.close());
+    const storage = createStorage(storageConfigSchema.parse(s3.env));
+    const deps = createDocumentDeps({ db, storage, payLink: () => null, logger });
+    const schoolId = await builders.school({ currency: 'EUR', locale: 'de-DE' });
+    const studentId = await builders.student(schoolId, { firstName: 'Łukasz', lastName: 'Wójcik' });
+    const invoiceId = await db.transaction().execute(async (trx) => {
+      await sql`set local session_replication_role = replica`.execute(trx);
+      return issueInvoice(trx, {
+        schoolId,
+        studentId,
+        issueDate: daysFromToday(0),
+        dueDate: daysFromToday(14),
+        lines: [{ description: 'Schulgeld', quantity: 1, unitAmountMinor: 125_000n }],
+      });
+    });
+    const result = await processInvoicePdf({ invoiceId }, { documents: deps });
+    expect(result).toMatchObject({ version: 1, rendered: true });
+    const stored = (await latestDocument(db, 'invoice', invoiceId))!;
+    const text = pdfText((await storage.getBuffer(stored.storageKey))!);
+    expect(text).toContain('Łukasz Wójcik');
+    expect(text).toContain('1.250,00 €');
+  });
+
+  it('retries, storing nothing, while storage cannot be reached', async () => {
+    const storage = createStorage(
+      storageConfigSchema.parse({
+        STORAGE_DRIVER: 's3',
+        S3_BUCKET: 'documents',
+        S3_ENDPOINT: 'http://127.0.0.1:9',
+        S3_FORCE_PATH_STYLE: 'true',
+        S3_ACCESS_KEY_ID: 'key',
+        S3_SECRET_ACCESS_KEY: 'secret',
+      }),
+    );
+    const deps = createDocumentDeps({ db, storage, payLink: () => null, logger });
+    const schoolId = await builders.school();
+    const studentId = await builders.student(schoolId);
+    const id = await db.transaction().execute(async (trx) => {
+      await sql`set local session_replication_role = replica`.execute(trx);
+      return issueInvoice(trx, {
+        schoolId,
+        studentId,
+        issueDate: daysFromToday(0),
+        dueDate: daysFromToday(14),
+        lines: [{ description: 'Tuition', quantity: 1, unitAmountMinor: 10_000n }],
+      });
+    });
+    const failure = await processInvoicePdf({ invoiceId: id }, { documents: deps }).catch(
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(StorageError);
+    expect(failure).not.toBeInstanceOf(UnrecoverableError);
+    expect((failure as StorageError).transient).toBe(true);
+    expect(await latestDocument(db, 'invoice', id)).toBeUndefined();
   });
 });
