@@ -31,6 +31,13 @@ export interface PublishDeps extends LoadOptions {
   warn?: (message: string, detail: Record<string, unknown>) => void;
 }
 
+/**
+ * Runs in the publishing transaction once the current version is known
+ * (stored just now or found unchanged), so what the caller records about it
+ * (a batch item done) commits with it or not at all.
+ */
+export type WithinPublish = (trx: Transaction<DB>, document: StoredDocument) => Promise<void>;
+
 export interface PublishResult {
   document: StoredDocument;
   /** False when the latest version was already rendered from the same state (nothing rendered or stored). */
@@ -94,6 +101,7 @@ async function publish<M>(
     trx: Transaction<DB>,
   ) => Promise<{ model: M; schoolId: string; status?: string; balanceMinor?: bigint } | undefined>,
   render: (model: M) => Promise<RenderResult>,
+  within?: WithinPublish,
 ): Promise<PublishResult | undefined> {
   return deps.db.transaction().execute(async (trx) => {
     await sql`select pg_advisory_xact_lock(hashtextextended(${`document:${kind}:${subjectId}`}, 0))`.execute(
@@ -103,7 +111,10 @@ async function publish<M>(
     if (!loaded) return undefined;
     const hash = documentHash(loaded.model as never);
     const latest = await latestDocument(trx, kind, subjectId);
-    if (latest && latest.contentHash === hash) return { document: latest, rendered: false, warnings: [] };
+    if (latest && latest.contentHash === hash) {
+      await within?.(trx, latest);
+      return { document: latest, rendered: false, warnings: [] };
+    }
     const result = await render(loaded.model);
     if (result.warnings.length) {
       deps.warn?.('document rendered with omissions', { kind, subjectId, warnings: result.warnings });
@@ -126,14 +137,20 @@ async function publish<M>(
       })
       .returningAll()
       .executeTakeFirstOrThrow();
-    return { document: toStored(row), rendered: true, warnings: result.warnings };
+    const document = toStored(row);
+    await within?.(trx, document);
+    return { document, rendered: true, warnings: result.warnings };
   });
 }
 
-/** Makes sure the invoice's current PDF is stored; undefined when the invoice does not exist. */
+/**
+ * Makes sure the invoice's current PDF is stored; undefined when the invoice
+ * does not exist. `within` runs in the same transaction (see {@link WithinPublish}).
+ */
 export function publishInvoiceDocument(
   deps: PublishDeps,
   invoiceId: string,
+  within?: WithinPublish,
 ): Promise<PublishResult | undefined> {
   return publish(
     deps,
@@ -141,6 +158,7 @@ export function publishInvoiceDocument(
     invoiceId,
     (trx) => loadInvoiceDocument(trx, invoiceId, deps),
     renderInvoicePdf,
+    within,
   );
 }
 

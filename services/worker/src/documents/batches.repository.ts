@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { DB } from '@bursar/db';
 
 /** One item of a batch, by invoice. */
@@ -18,13 +18,13 @@ export function findBatchItem(db: Kysely<DB>, batchId: string, invoiceId: string
  * to finish completes the batch.
  */
 export async function finishBatchItem(
-  db: Kysely<DB>,
+  db: Kysely<DB> | Transaction<DB>,
   batchId: string,
   invoiceId: string,
   outcome: { documentId: string } | { error: string },
 ): Promise<boolean> {
   const failed = 'error' in outcome;
-  return db.transaction().execute(async (trx) => {
+  const inTransaction = async (trx: Kysely<DB> | Transaction<DB>) => {
     const moved = await trx
       .updateTable('pdfBatchItems')
       .set({
@@ -50,7 +50,8 @@ export async function finishBatchItem(
       .where('id', '=', batchId)
       .execute();
     return true;
-  });
+  };
+  return db.isTransaction ? inTransaction(db) : db.transaction().execute(inTransaction);
 }
 
 /** A batch's counters and status. */

@@ -44,11 +44,12 @@ export async function processReceiptPdf(
 }
 
 /**
- * `pdf-batch.item`: the invoice's current PDF for a bulk render, then the item
- * marked done with that version. An item already finished (the job ran again
- * after a crash) is left as it is, so nothing is counted or zipped twice. On
- * the last attempt the item is marked failed with the reason, so the batch
- * still completes and says which invoice failed and why.
+ * `pdf-batch.item`: the invoice's current PDF for a bulk render (rendered only
+ * if nothing stored shows its state yet), and the item marked done with that
+ * version in the same transaction. An item already finished (the job ran
+ * again after a crash) is left as it is, so nothing is counted or zipped
+ * twice. On the last attempt the item is marked failed with the reason, so
+ * the batch still completes and says which invoice failed and why.
  */
 export async function processPdfBatchItem(
   { batchId, invoiceId }: { batchId: string; invoiceId: string },
@@ -57,13 +58,12 @@ export async function processPdfBatchItem(
   const item = await findBatchItem(db, batchId, invoiceId);
   if (!item) throw new UnrecoverableError(`batch ${batchId} has no invoice ${invoiceId}`);
   if (item.status !== 'pending') return { status: item.status };
-  let documentId: string;
-  let version: number;
   try {
-    const result = await publishInvoiceDocument(documents, invoiceId);
+    const result = await publishInvoiceDocument(documents, invoiceId, async (trx, document) => {
+      await finishBatchItem(trx, batchId, invoiceId, { documentId: document.id });
+    });
     if (!result) throw new UnrecoverableError(`invoice ${item.invoiceNumber} no longer exists`);
-    documentId = result.document.id;
-    version = result.document.version;
+    return { status: 'done', version: result.document.version };
   } catch (error) {
     if (isLastAttempt(job, error)) {
       const reason = error instanceof Error ? error.message : String(error);
@@ -71,8 +71,6 @@ export async function processPdfBatchItem(
     }
     throw error;
   }
-  await finishBatchItem(db, batchId, invoiceId, { documentId });
-  return { status: 'done', version };
 }
 
 /**
