@@ -293,7 +293,14 @@ function drawStamp(canvas: Canvas, stamp: InvoiceStamp, cx: number, cy: number):
     .lineWidth(2.4)
     .strokeColor(color)
     .stroke();
-  canvas.draw(block, { x: cx - width / 2, y: cy - block.height / 2, width, align: 'center', color });
+  canvas.draw(block, {
+    x: cx - width / 2,
+    y: cy - block.height / 2,
+    width,
+    align: 'center',
+    color,
+    actualText: stamp,
+  });
   doc.restore();
 }
 

@@ -314,7 +314,7 @@ export function prepareLogo(bytes: Buffer): LogoCheck {
   let result = checked.get(key);
   if (!result) {
     if (bytes.length >= 8 && bytes.subarray(0, 8).equals(PNG_SIGNATURE)) result = inspectPng(bytes);
-    else if (bytes.length >= 4 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff)
+    else if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff)
       result = inspectJpeg(bytes);
     else result = { ok: false, reason: 'the logo is neither a PNG nor a JPEG' };
     if (checked.size >= MAX_CHECKED) checked.clear();

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { crc32, deflateSync } from 'node:zlib';
+import { crc32, deflateSync, inflateSync } from 'node:zlib';
 import type { InvoiceDocument, InvoiceDocumentLine, ReceiptDocument, SchoolHeader } from './model.js';
 
 /**
@@ -99,6 +99,38 @@ export function receiptDocument(overrides: Partial<ReceiptDocument> = {}): Recei
   };
 }
 
+/**
+ * Documents that between them use every face, script, stamp and block: what
+ * the determinism test renders in two processes and compares.
+ */
+export function fixtureDocuments(): Record<string, InvoiceDocument | ReceiptDocument> {
+  const base = invoiceDocument();
+  return {
+    invoice: base,
+    withLogo: invoiceDocument({ school: schoolHeader({ logo: makeLogoPng(96) }) }),
+    long: invoiceDocument({
+      guardian: { name: 'प्रिया शर्मा' },
+      invoice: {
+        ...base.invoice,
+        stamp: 'VOID',
+        voidReason: 'Issued twice',
+        lines: Array.from({ length: 60 }, (_, index) =>
+          invoiceLine(
+            `Activity ${index + 1}: क्षेत्र भ्रमण (field trip) — Zoë’s group`,
+            1_000n * BigInt(index + 1),
+          ),
+        ),
+      },
+    }),
+    euro: invoiceDocument({
+      school: schoolHeader({ currency: 'EUR', locale: 'de-DE', name: 'Grundschule Müllerstraße' }),
+      student: { fullName: 'Łukasz Jürgen Ærø', admissionNo: 'GS-12', className: '3a' },
+      payLink: null,
+    }),
+    receipt: receiptDocument(),
+  };
+}
+
 /** The PDF's text as pdftotext lays it out (`-layout`), all pages or one. */
 export function pdfText(bytes: Buffer, page?: number): string {
   const range = page === undefined ? [] : ['-f', String(page), '-l', String(page)];
@@ -116,6 +148,125 @@ export function pdfInfo(bytes: Buffer): Record<string, string> {
     if (match) fields[match[1]!] = match[2]!;
   }
   return fields;
+}
+
+/** A word pdftotext found, with its box in points (y from the top of the page). */
+export interface PdfWord {
+  page: number;
+  text: string;
+  xMin: number;
+  yMin: number;
+  xMax: number;
+  yMax: number;
+}
+
+const XML_ENTITIES: Record<string, string> = {
+  '&amp;': '&',
+  '&lt;': '<',
+  '&gt;': '>',
+  '&quot;': '"',
+  '&apos;': "'",
+};
+
+/** Every word of the PDF with its bounding box (`pdftotext -bbox`). */
+export function pdfWords(bytes: Buffer): PdfWord[] {
+  const html = execFileSync('pdftotext', ['-bbox', '-enc', 'UTF-8', '-', '-'], { input: bytes }).toString(
+    'utf8',
+  );
+  const words: PdfWord[] = [];
+  let page = 0;
+  const pattern =
+    /<page |<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)<\/word>/g;
+  for (const match of html.matchAll(pattern)) {
+    if (match[0] === '<page ') {
+      page++;
+      continue;
+    }
+    words.push({
+      page,
+      text: match[5]!.replace(/&(amp|lt|gt|quot|apos);/g, (entity) => XML_ENTITIES[entity]!),
+      xMin: Number(match[1]),
+      yMin: Number(match[2]),
+      xMax: Number(match[3]),
+      yMax: Number(match[4]),
+    });
+  }
+  return words;
+}
+
+/** The images `pdfimages -list` finds: page, pixel size, colour. */
+export function pdfImages(bytes: Buffer): { page: number; width: number; height: number; color: string }[] {
+  const out = execFileSync('pdfimages', ['-list', '-'], { input: bytes }).toString('utf8');
+  return out
+    .split('\n')
+    .slice(2)
+    .filter((line) => line.trim())
+    .map((line) => {
+      const [page, , , width, height, color] = line.trim().split(/\s+/);
+      return { page: Number(page), width: Number(width), height: Number(height), color: color! };
+    });
+}
+
+/** The fonts `pdffonts` finds: name (with its subset tag), type, embedded, subset, ToUnicode. */
+export function pdfFonts(
+  bytes: Buffer,
+): { name: string; embedded: boolean; subset: boolean; unicode: boolean }[] {
+  const out = execFileSync('pdffonts', ['-'], { input: bytes }).toString('utf8');
+  return out
+    .split('\n')
+    .slice(2)
+    .filter((line) => line.trim())
+    .map((line) => {
+      const fields = line.trim().split(/\s+/);
+      const [emb, sub, uni] = fields.slice(-5, -2);
+      return { name: fields[0]!, embedded: emb === 'yes', subset: sub === 'yes', unicode: uni === 'yes' };
+    });
+}
+
+/** Every stream of the PDF, inflated where it is Flate-compressed (to read content operators). */
+export function pdfStreams(bytes: Buffer): string[] {
+  const text = bytes.toString('latin1');
+  const streams: string[] = [];
+  const pattern = /<<((?:[^<>]|<<[^]*?>>|<[^<>]*>)*?)>>\s*stream\r?\n/g;
+  for (const match of text.matchAll(pattern)) {
+    const start = match.index + match[0].length;
+    const end = text.indexOf('endstream', start);
+    const raw = bytes.subarray(start, end);
+    streams.push(
+      /\/FlateDecode/.test(match[1]!) ? inflateSync(raw).toString('latin1') : raw.toString('latin1'),
+    );
+  }
+  return streams;
+}
+
+/**
+ * The smallest baseline JPEG worth the name: 8×8, one grey component, every
+ * quantiser 1, one Huffman code each for "DC difference 0" and "end of
+ * block", so its single block is flat mid-grey. Enough for a decoder (and
+ * pdfkit) to accept, with no encoder in the test.
+ */
+export function makeJpeg(): Buffer {
+  const segment = (marker: number, body: number[]) => [
+    0xff,
+    marker,
+    (body.length + 2) >> 8,
+    (body.length + 2) & 0xff,
+    ...body,
+  ];
+  const oneCode = (tableClass: number, value: number) => [tableClass, 1, ...Array<number>(15).fill(0), value];
+  return Buffer.from([
+    0xff,
+    0xd8,
+    ...segment(0xdb, [0x00, ...Array<number>(64).fill(1)]),
+    ...segment(0xc0, [8, 0, 8, 0, 8, 1, 1, 0x11, 0]),
+    ...segment(0xc4, oneCode(0x00, 0)),
+    ...segment(0xc4, oneCode(0x10, 0)),
+    ...segment(0xda, [1, 1, 0x00, 0, 63, 0]),
+    // Two one-bit codes (DC 0, end of block), padded with 1s.
+    0x3f,
+    0xff,
+    0xd9,
+  ]);
 }
 
 function pngChunk(type: string, data: Buffer): Buffer {

@@ -146,7 +146,7 @@ function splitGraphemes(text: string): string[] {
   return Array.from(graphemes.segment(text), (part) => part.segment);
 }
 
-/** Control characters and tabs become spaces; runs of spaces collapse; each line is trimmed. */
+/** Control characters and tabs become spaces; runs of spaces collapse; each line is trimmed of spaces. */
 function cleanParagraphs(text: string): string[] {
   return text
     .replace(/\r\n?/g, '\n')
@@ -155,8 +155,9 @@ function cleanParagraphs(text: string): string[] {
       line
         // eslint-disable-next-line no-control-regex -- stripping control characters is the point
         .replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, ' ')
-        .replace(/\s+/g, ' ')
-        .trim(),
+        // Only plain spaces collapse: a no-break space (1.250,00 €) or narrow one (1 250,00 €) is the locale's.
+        .replace(/ {2,}/g, ' ')
+        .replace(/^ +| +$/g, ''),
     );
 }
 
@@ -290,6 +291,11 @@ export interface DrawOptions {
   width: number;
   align?: Align;
   color?: string;
+  /**
+   * What text extraction should read for the whole block, when its glyphs
+   * alone would mislead it (the rotated stamp comes out letter by letter).
+   */
+  actualText?: string;
 }
 
 /** A number as content-stream text: at most three decimals, never an exponent. */
@@ -341,7 +347,10 @@ export class Canvas {
     const pageFonts = doc.page.fonts as Record<string, unknown>;
     const scale = block.size / 1000;
     // In PDF's own y-up space: pdfkit's pages are flipped to y-down.
-    const ops: string[] = [`q 1 0 0 -1 0 ${num(doc.page.height)} cm`, 'BT'];
+    const ops: string[] = [`q 1 0 0 -1 0 ${num(doc.page.height)} cm`];
+    const whole = options.actualText !== undefined;
+    if (whole) ops.push(`/Span <</ActualText ${hexTextString(options.actualText!)}>> BDC`);
+    ops.push('BT');
     let currentFont: DocumentFont | undefined;
     block.lines.forEach((line, index) => {
       const baseline = doc.page.height - (options.y + index * block.lineHeight + block.size * BASELINE);
@@ -355,7 +364,7 @@ export class Canvas {
           ops.push(`/${font.id} ${num(block.size)} Tf`);
           currentFont = font;
         }
-        const devanagari = segment.face === 'deva' || segment.face === 'deva-bold';
+        const devanagari = !whole && (segment.face === 'deva' || segment.face === 'deva-bold');
         if (devanagari) ops.push(`/Span <</ActualText ${hexTextString(segment.text)}>> BDC`);
         // Shaped already when the block was laid out, unless the cache has started over since.
         advanceOf(segment.face, segment.text);
@@ -364,7 +373,9 @@ export class Canvas {
         if (devanagari) ops.push('EMC');
       }
     });
-    ops.push('ET', 'Q');
+    ops.push('ET');
+    if (whole) ops.push('EMC');
+    ops.push('Q');
     doc.fillColor(options.color ?? '#1f2328');
     doc.addContent(ops.join('\n'));
     return block.height;
