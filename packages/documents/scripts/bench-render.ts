@@ -23,13 +23,27 @@ const TTF = {
 
 const model = invoiceDocument();
 
-/** The same invoice drawn with plain pdfkit calls, fonts registered from bytes per document. */
-function renderNaive(): Promise<Buffer> {
+/**
+ * The same invoice drawn with plain pdfkit calls: with the three TTFs it needs
+ * registered from bytes per document, with Noto Sans alone (which cannot
+ * shape the Devanagari name), or with built-in Helvetica (which cannot print
+ * ₹ or आशा at all) as the yardsticks.
+ */
+function renderNaive(fonts: 'noto' | 'noto-sans-only' | 'helvetica'): Promise<Buffer> {
   const doc = new PDFDocument({ size: 'A4', info: { CreationDate: new Date(0) } });
   const chunks: Buffer[] = [];
   doc.on('data', (chunk: Buffer) => chunks.push(chunk));
   const done = new Promise<Buffer>((resolve) => doc.on('end', () => resolve(Buffer.concat(chunks))));
-  doc.registerFont('sans', TTF.sans).registerFont('bold', TTF.bold).registerFont('deva', TTF.deva);
+  if (fonts === 'noto') {
+    doc.registerFont('sans', TTF.sans).registerFont('bold', TTF.bold).registerFont('deva', TTF.deva);
+  } else if (fonts === 'noto-sans-only') {
+    doc.registerFont('sans', TTF.sans).registerFont('bold', TTF.sans).registerFont('deva', TTF.sans);
+  } else {
+    doc
+      .registerFont('sans', 'Helvetica')
+      .registerFont('bold', 'Helvetica-Bold')
+      .registerFont('deva', 'Helvetica');
+  }
   doc.font('bold').fontSize(15).text(model.school.name, 42, 42);
   doc
     .font('sans')
@@ -40,7 +54,11 @@ function renderNaive(): Promise<Buffer> {
     .font('sans')
     .fontSize(8.5)
     .text(`Invoice no. ${model.invoice.number}`, 350, 70, { width: 200, align: 'right' });
-  doc.font('deva').fontSize(11.5).text(model.student.fullName, 42, 140);
+  // Helvetica has no Devanagari: it would print nothing useful, but costs what it costs.
+  doc
+    .font('deva')
+    .fontSize(11.5)
+    .text(fonts === 'helvetica' ? 'Asha Rohan Kumar' : model.student.fullName, 42, 140);
   let y = 200;
   for (const line of model.invoice.lines) {
     doc.font('sans').fontSize(8.5).text(line.description, 48, y, { width: 190 });
@@ -89,4 +107,6 @@ await measure('renderInvoicePdf (8 lines, Devanagari, QR)', seconds, () => rende
 await measure('renderInvoicePdf, plus a 240×240 RGBA logo (flat emblem)', seconds, () =>
   renderInvoicePdf(withLogo),
 );
-await measure('bare pdfkit, TTFs registered per document', seconds, renderNaive);
+await measure('bare pdfkit, the 3 TTFs registered per document', seconds, () => renderNaive('noto'));
+await measure('bare pdfkit, Noto Sans alone per document', seconds, () => renderNaive('noto-sans-only'));
+await measure('bare pdfkit, built-in Helvetica (no ₹, no आशा)', seconds, () => renderNaive('helvetica'));
