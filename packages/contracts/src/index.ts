@@ -14,3 +14,4 @@ export * from './guardians.js';
 export * from './online-payments.js';
 export * from './money-format.js';
 export * from './documents.js';
+export * from './notify.js';

@@ -38,6 +38,12 @@ export interface JobDefinition<
    */
   priority?: number;
   /**
+   * A priority per job, from its payload (overrides `priority`): campaign
+   * sends take one by their place in the campaign, so two schools' campaigns
+   * interleave instead of one waiting for the other to finish.
+   */
+  priorityOf?: (payload: z.infer<S>) => number | undefined;
+  /**
    * Deterministic id, unique within the queue (start it with the job's name). BullMQ forbids
    * `:` in custom ids, so parts are joined with `.`.
    */
@@ -152,6 +158,92 @@ export const trackPdfBatch = defineJob({
 });
 
 /**
+ * Launch a campaign: resolve its audience once into recipient rows (opted-out
+ * and invalid numbers recorded as excluded), then one `whatsapp.send` per
+ * recipient through the outbox. Safe to repeat: recipients are unique per
+ * campaign and guardian, sends per message.
+ */
+export const launchCampaign = defineJob({
+  name: 'whatsapp-campaign.launch',
+  queue: 'whatsapp-campaign',
+  version: 1,
+  payload: z.strictObject({ campaignId: z.uuid() }),
+  attempts: 10,
+  backoff: { type: 'exponential', delay: 2_000 },
+  jobId: ({ campaignId }) => `whatsapp-campaign.launch.${campaignId}`,
+});
+
+/** How many campaign sends share one priority step (about a second of sending at the default rate). */
+export const CAMPAIGN_SLOT_SIZE = 80;
+
+/**
+ * Send one message (a `whatsapp_messages` row). Paced by the send queue's rate
+ * limit; transactional messages (no `slot`) carry no priority and so go ahead
+ * of every campaign message; a campaign message's priority is its slot
+ * (its place in the campaign / CAMPAIGN_SLOT_SIZE), so campaigns of several
+ * schools take turns. The attempt is recorded before the provider is called
+ * and never repeated blindly (see the processor).
+ */
+export const sendWhatsApp = defineJob({
+  name: 'whatsapp.send',
+  queue: 'whatsapp-send',
+  version: 1,
+  payload: z.strictObject({
+    messageId: z.uuid(),
+    slot: z.number().int().min(0).optional(),
+    /** The campaign's round (bumped by each resume), so a send queued again gets a new job id. */
+    round: z.number().int().min(0).default(0),
+  }),
+  attempts: 12,
+  backoff: { type: 'exponential', delay: 5_000 },
+  priorityOf: ({ slot }) => (slot === undefined ? undefined : Math.min(1 + slot, 2_000_000)),
+  jobId: ({ messageId, round }) => `whatsapp.send.${messageId}.r${round}`,
+});
+
+/** Apply one stored WhatsApp webhook (`whatsapp_events` row): statuses, inbound STOP/START, template reviews. */
+export const applyWhatsAppEvent = defineJob({
+  name: 'whatsapp-event.apply',
+  queue: 'whatsapp-campaign',
+  version: 1,
+  payload: z.strictObject({ eventId: z.uuid() }),
+  attempts: 10,
+  backoff: { type: 'exponential', delay: 2_000 },
+  jobId: ({ eventId }) => `whatsapp-event.apply.${eventId}`,
+});
+
+/**
+ * A transactional message about a document just stored: the invoice (with its
+ * PDF and pay link) when first issued, the receipt when a payment applied.
+ * Skipped, and said why, when the school has no approved template for it or
+ * the guardian opted out (receipts excepted).
+ */
+export const sendTransactional = defineJob({
+  name: 'whatsapp.transactional',
+  queue: 'whatsapp-campaign',
+  version: 1,
+  payload: z.strictObject({ purpose: z.enum(['invoice', 'receipt']), subjectId: z.uuid() }),
+  attempts: 8,
+  backoff: { type: 'exponential', delay: 5_000 },
+  jobId: ({ purpose, subjectId }) => `whatsapp.transactional.${purpose}.${subjectId}`,
+});
+
+/**
+ * Due-date reminders for one day: every open invoice whose due date plus one
+ * of its school's reminder offsets is that day (in the school's zone) gets
+ * one reminder per offset. Run every hour by a job scheduler; repeats make
+ * nothing twice.
+ */
+export const sendReminders = defineJob({
+  name: 'whatsapp.reminders',
+  queue: 'whatsapp-campaign',
+  version: 1,
+  payload: z.strictObject({}),
+  attempts: 3,
+  backoff: { type: 'exponential', delay: 60_000 },
+  jobId: () => 'whatsapp.reminders',
+});
+
+/**
  * Every job in Bursar. Each job arrives in the same change as its processor
  * (payments, PDFs, WhatsApp, reports), and the worker's processor table must
  * name it or the worker does not typecheck.
@@ -162,6 +254,11 @@ export const JOBS = defineCatalog({
   'receipt-pdf.render': renderReceiptPdf,
   'pdf-batch.item': renderPdfBatchItem,
   'pdf-batch.track': trackPdfBatch,
+  'whatsapp-campaign.launch': launchCampaign,
+  'whatsapp.send': sendWhatsApp,
+  'whatsapp-event.apply': applyWhatsAppEvent,
+  'whatsapp.transactional': sendTransactional,
+  'whatsapp.reminders': sendReminders,
 });
 
 /** What a job's `data` holds in Redis: the versioned payload plus W3C trace context. */

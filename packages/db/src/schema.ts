@@ -305,6 +305,11 @@ export interface Schools {
   locale: Generated<string>;
   logoUpdatedAt: Timestamp | null;
   name: string;
+  optInKeywords: Generated<string[]>;
+  optOutKeywords: Generated<string[]>;
+  quietHoursEnd: string | null;
+  quietHoursStart: string | null;
+  reminderOffsets: Generated<number[]>;
   timezone: string;
   updatedAt: Generated<Timestamp>;
 }
@@ -352,6 +357,88 @@ export interface Users {
   updatedAt: Generated<Timestamp>;
 }
 
+export interface WhatsappCampaigns {
+  audience: Json;
+  createdAt: Generated<Timestamp>;
+  createdBy: string | null;
+  finishedAt: Timestamp | null;
+  id: Generated<string>;
+  launchedAt: Timestamp | null;
+  name: string;
+  params: Json;
+  round: Generated<number>;
+  scheduledAt: Timestamp | null;
+  schoolId: string;
+  status: Generated<string>;
+  templateId: string;
+  updatedAt: Generated<Timestamp>;
+}
+
+export interface WhatsappEvents {
+  body: Buffer;
+  bodyHash: string;
+  detail: string | null;
+  id: Generated<string>;
+  processedAt: Timestamp | null;
+  provider: string;
+  receivedAt: Generated<Timestamp>;
+  status: Generated<string>;
+}
+
+export interface WhatsappMessages {
+  attemptedAt: Timestamp | null;
+  attempts: Generated<number>;
+  campaignId: string | null;
+  createdAt: Generated<Timestamp>;
+  dedupeKey: string;
+  deliveredAt: Timestamp | null;
+  document: Json | null;
+  errorCode: string | null;
+  errorTitle: string | null;
+  failedAt: Timestamp | null;
+  guardianId: string | null;
+  id: Generated<string>;
+  invoiceId: string | null;
+  params: Generated<Json>;
+  paymentId: string | null;
+  phone: string;
+  provider: string | null;
+  providerMessageId: string | null;
+  purpose: string;
+  readAt: Timestamp | null;
+  reason: string | null;
+  schoolId: string;
+  sentAt: Timestamp | null;
+  status: Generated<string>;
+  templateId: string | null;
+  text: string | null;
+}
+
+export interface WhatsappOptOuts {
+  businessNumber: string;
+  changedAt: Generated<Timestamp>;
+  keyword: string | null;
+  optedOut: boolean;
+  phone: string;
+}
+
+export interface WhatsappTemplates {
+  body: string;
+  category: string;
+  createdAt: Generated<Timestamp>;
+  header: Generated<string>;
+  id: Generated<string>;
+  language: string;
+  name: string;
+  paramCount: number;
+  providerTemplateId: string | null;
+  purpose: string | null;
+  schoolId: string;
+  status: Generated<string>;
+  statusReason: string | null;
+  updatedAt: Generated<Timestamp>;
+}
+
 export interface DB {
   allocations: Allocations;
   auditLog: AuditLog;
@@ -379,4 +466,9 @@ export interface DB {
   studentGuardians: StudentGuardians;
   students: Students;
   users: Users;
+  whatsappCampaigns: WhatsappCampaigns;
+  whatsappEvents: WhatsappEvents;
+  whatsappMessages: WhatsappMessages;
+  whatsappOptOuts: WhatsappOptOuts;
+  whatsappTemplates: WhatsappTemplates;
 }

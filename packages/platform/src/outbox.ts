@@ -37,7 +37,7 @@ export async function enqueue<D extends JobDefinition>(
       // Passed as JSON text: the pool's CamelCasePlugin would rename keys inside a jsonb value it reads.
       payload: JSON.stringify(parsed),
       trace: JSON.stringify(currentTraceCarrier()),
-      options: JSON.stringify(jobOptionsOf(definition)),
+      options: JSON.stringify(jobOptionsOf(definition, parsed)),
     })
     .returning('id')
     .executeTakeFirstOrThrow();
@@ -58,7 +58,8 @@ export async function enqueueMany<D extends JobDefinition>(
   payloads: z.input<D['payload']>[],
 ): Promise<number> {
   const trace = JSON.stringify(currentTraceCarrier());
-  const options = JSON.stringify(jobOptionsOf(definition));
+  // One serialisation for the whole batch unless priorities differ per job.
+  const shared = definition.priorityOf ? undefined : JSON.stringify(jobOptionsOf(definition));
   for (let start = 0; start < payloads.length; start += ENQUEUE_CHUNK) {
     const rows = payloads.slice(start, start + ENQUEUE_CHUNK).map((payload) => {
       const parsed = definition.payload.parse(payload) as z.infer<D['payload']>;
@@ -69,7 +70,7 @@ export async function enqueueMany<D extends JobDefinition>(
         version: definition.version,
         payload: JSON.stringify(parsed),
         trace,
-        options,
+        options: shared ?? JSON.stringify(jobOptionsOf(definition, parsed)),
       };
     });
     await db.insertInto('outbox').values(rows).execute();

@@ -29,6 +29,8 @@ export const PERMISSIONS = {
   'reconciliation:write': ['platform_admin', 'school_admin', 'accountant'],
   'statements:read': ['platform_admin', 'school_admin', 'accountant'],
   'audit:read': ['platform_admin', 'school_admin', 'accountant'],
+  'messages:read': ['platform_admin', 'school_admin', 'accountant'],
+  'messages:write': ['platform_admin', 'school_admin', 'accountant'],
 } as const satisfies Record<string, readonly Role[]>;
 
 /** A permission a route can require (`route({ permission: 'payments:write', ... })`). */

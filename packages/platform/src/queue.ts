@@ -22,12 +22,17 @@ export const JOB_RETENTION: Pick<JobsOptions, 'removeOnComplete' | 'removeOnFail
 
 /** The per-job options a definition implies: its retries and backoff, plus the retention above. */
 export function jobOptionsOf(
-  definition: Pick<JobDefinition, 'attempts' | 'backoff' | 'priority'>,
+  definition: Pick<JobDefinition, 'attempts' | 'backoff' | 'priority'> & {
+    priorityOf?: (payload: never) => number | undefined;
+  },
+  payload?: unknown,
 ): JobsOptions {
+  const fromPayload = payload === undefined ? undefined : definition.priorityOf?.(payload as never);
+  const priority = fromPayload ?? definition.priority;
   return {
     attempts: definition.attempts,
     backoff: definition.backoff,
-    ...(definition.priority === undefined ? {} : { priority: definition.priority }),
+    ...(priority === undefined ? {} : { priority }),
     ...JOB_RETENTION,
   };
 }

@@ -6,6 +6,7 @@ import * as m0004 from './0004-outbox.js';
 import * as m0005 from './0005-user-changes.js';
 import * as m0006 from './0006-online-payments.js';
 import * as m0007 from './0007-documents.js';
+import * as m0008 from './0008-whatsapp.js';
 
 /**
  * Every migration, in order. Forward-only: a migration that has shipped is
@@ -20,4 +21,5 @@ export const migrations: Record<string, Migration> = {
   '0005-user-changes': m0005,
   '0006-online-payments': m0006,
   '0007-documents': m0007,
+  '0008-whatsapp': m0008,
 };
