@@ -358,6 +358,20 @@ describe('stamp, pay link and notes', () => {
     expect(area / moduleSide ** 2).toBeCloseTo(dark, 3);
   });
 
+  it('prints a pay link too long for any QR code as text alone, and says so', async () => {
+    const link = `https://pay.bursar.example/p/${'x'.repeat(3000)}`;
+    const result = await renderInvoicePdf(invoiceDocument({ payLink: link }));
+    expect(result.warnings).toEqual([expect.stringMatching(/^pay link printed without its QR code/)]);
+    const text = pdfText(result.bytes);
+    expect(text).toContain('Open the link below.');
+    expect(text).toContain('https://pay.bursar.example/p/xxx');
+    expect(
+      pdfStreams(result.bytes)
+        .find((stream) => / re\n/.test(stream))!
+        .match(/ re\n/g),
+    ).toHaveLength(1);
+  });
+
   it('leaves out the QR code and notes when there are none', async () => {
     const model = invoiceDocument({ payLink: null, invoice: { ...invoiceDocument().invoice, notes: null } });
     const { bytes } = await renderInvoicePdf(model);

@@ -11,7 +11,7 @@ import {
 } from './layout.js';
 import type { InvoiceDocument, InvoiceDocumentLine, InvoiceStamp, RenderResult } from './model.js';
 import { openPdf, pageCount, utcDate } from './pdf.js';
-import { drawQr } from './qr.js';
+import { drawQr, qrMatrix, type QrMatrix } from './qr.js';
 import { missingGlyphWarning } from './warnings.js';
 import { fitLine, layoutText, lineHeightOf, type Canvas, type TextBlock } from './text.js';
 
@@ -211,38 +211,50 @@ function layoutTotals(doc: InvoiceDocument): Closing {
   };
 }
 
-function layoutPayAndNotes(doc: InvoiceDocument): Closing {
-  const parts: Closing[] = [];
-  if (doc.payLink) {
-    const link = doc.payLink;
-    const besideWidth = CLOSING_LEFT_WIDTH - QR_SIDE - 8;
-    const title = layoutText('Pay online', { size: 9.5, bold: true }, besideWidth, 1);
-    const hint = layoutText(
-      'Scan the code with a phone camera, or open the link below.',
-      { size: 8 },
-      besideWidth,
-      4,
+/**
+ * The pay link: its QR code with a title and a hint beside it, the link as
+ * text below. A link QR cannot hold (over ~2 KB, never a real pay link) is
+ * printed as text alone, and the render says so.
+ */
+function layoutPayLink(link: string, warnings: string[]): Closing {
+  let matrix: QrMatrix | null = null;
+  try {
+    matrix = qrMatrix(link);
+  } catch (error) {
+    warnings.push(
+      `pay link printed without its QR code: ${error instanceof Error ? error.message : String(error)}`,
     );
-    const linkText = layoutText(link, { size: 7.5 }, CLOSING_LEFT_WIDTH, 3);
-    parts.push({
-      height: QR_SIDE + 2 + linkText.height,
-      draw(canvas, y) {
-        drawQr(canvas.doc, link, MARGIN - 4, y - 4, QR_SIDE);
-        canvas.doc.link(MARGIN, y, QR_SIDE - 8, QR_SIDE - 8, link);
-        const beside = MARGIN + QR_SIDE + 4;
-        canvas.draw(title, { x: beside, y: y + 4, width: besideWidth });
-        canvas.draw(hint, {
-          x: beside,
-          y: y + 4 + title.height + 2,
-          width: besideWidth,
-          color: COLORS.muted,
-        });
-        const linkY = y + QR_SIDE + 2;
-        canvas.draw(linkText, { x: MARGIN, y: linkY, width: CLOSING_LEFT_WIDTH, color: COLORS.accent });
-        canvas.doc.link(MARGIN, linkY, linkText.width, linkText.height, link);
-      },
-    });
   }
+  const qrSide = matrix ? QR_SIDE : 0;
+  const besideX = matrix ? MARGIN + QR_SIDE + 4 : MARGIN;
+  const besideWidth = CLOSING_LEFT_WIDTH - (besideX - MARGIN) - 4;
+  const title = layoutText('Pay online', { size: 9.5, bold: true }, besideWidth, 1);
+  const hint = layoutText(
+    matrix ? 'Scan the code with a phone camera, or open the link below.' : 'Open the link below.',
+    { size: 8 },
+    besideWidth,
+    4,
+  );
+  const linkText = layoutText(link, { size: 7.5 }, CLOSING_LEFT_WIDTH, 3);
+  const linkTop = matrix ? QR_SIDE + 2 : 4 + title.height + 2 + hint.height + 4;
+  return {
+    height: linkTop + linkText.height,
+    draw(canvas, y) {
+      if (matrix) {
+        drawQr(canvas.doc, matrix, MARGIN - 4, y - 4, qrSide);
+        canvas.doc.link(MARGIN, y, qrSide - 8, qrSide - 8, link);
+      }
+      canvas.draw(title, { x: besideX, y: y + 4, width: besideWidth });
+      canvas.draw(hint, { x: besideX, y: y + 4 + title.height + 2, width: besideWidth, color: COLORS.muted });
+      canvas.draw(linkText, { x: MARGIN, y: y + linkTop, width: CLOSING_LEFT_WIDTH, color: COLORS.accent });
+      canvas.doc.link(MARGIN, y + linkTop, linkText.width, linkText.height, link);
+    },
+  };
+}
+
+function layoutPayAndNotes(doc: InvoiceDocument, warnings: string[]): Closing {
+  const parts: Closing[] = [];
+  if (doc.payLink) parts.push(layoutPayLink(doc.payLink, warnings));
   if (doc.invoice.notes) {
     const notes = layoutText(doc.invoice.notes, { size: 8.5 }, CLOSING_LEFT_WIDTH, 10);
     parts.push({
@@ -266,9 +278,9 @@ function layoutPayAndNotes(doc: InvoiceDocument): Closing {
   };
 }
 
-function layoutClosing(doc: InvoiceDocument): Closing {
+function layoutClosing(doc: InvoiceDocument, warnings: string[]): Closing {
   const totals = layoutTotals(doc);
-  const left = layoutPayAndNotes(doc);
+  const left = layoutPayAndNotes(doc, warnings);
   return {
     height: GAP_BEFORE_FINAL + Math.max(totals.height, left.height),
     draw(canvas, y) {
@@ -403,7 +415,7 @@ export async function renderInvoicePdf(doc: InvoiceDocument): Promise<RenderResu
   y = drawBillTo(canvas, doc, y);
 
   const rows = invoice.lines.map((line) => layoutRow(line, school));
-  const closing = layoutClosing(doc);
+  const closing = layoutClosing(doc, warnings);
   const emptyRow = rows.length === 0 ? 2 * PAD_Y + lineHeightOf(CELL_SIZE) : 0;
   const pages = paginate(
     rows.map((row) => row.height),

@@ -15,7 +15,8 @@ const MAX_CACHED = 256;
  * The QR symbol for `text` at error correction M (a logo-free code printed on
  * paper survives a crease or a smudge at M), as runs of dark modules. Drawn as
  * vector rectangles straight from the module matrix: no raster, no PNG round
- * trip, the same bytes every time.
+ * trip, the same bytes every time. Throws when the text is too long for any
+ * QR version.
  */
 export function qrMatrix(text: string): QrMatrix {
   let matrix = matrices.get(text);
@@ -44,11 +45,10 @@ export function qrMatrix(text: string): QrMatrix {
 export const QUIET_ZONE = 4;
 
 /**
- * Draws the QR code for `text` in a square of `side` points at (x, y),
- * quiet zone included (the page behind it is white).
+ * Draws a QR symbol (see {@link qrMatrix}) in a square of `side` points at
+ * (x, y), quiet zone included (the page behind it is white).
  */
-export function drawQr(doc: PDFKit.PDFDocument, text: string, x: number, y: number, side: number): QrMatrix {
-  const matrix = qrMatrix(text);
+export function drawQr(doc: PDFKit.PDFDocument, matrix: QrMatrix, x: number, y: number, side: number): void {
   const module = side / (matrix.size + 2 * QUIET_ZONE);
   const left = x + QUIET_ZONE * module;
   const top = y + QUIET_ZONE * module;
@@ -58,5 +58,4 @@ export function drawQr(doc: PDFKit.PDFDocument, text: string, x: number, y: numb
   }
   doc.fill('#000000');
   doc.restore();
-  return matrix;
 }
