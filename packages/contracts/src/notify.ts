@@ -223,3 +223,11 @@ export const UpdateMessagingSettingsBody = z
   })
   .refine((body) => Object.keys(body).some((key) => key !== 'schoolId'), 'send at least one setting');
 export type UpdateMessagingSettingsBody = z.infer<typeof UpdateMessagingSettingsBody>;
+
+/** What `POST /notify/campaigns/:id/{launch,pause,resume,cancel}` answer: the campaign's new status. */
+export const CampaignStatusChange = z.object({ id: Id, status: CampaignStatus });
+export type CampaignStatusChange = z.infer<typeof CampaignStatusChange>;
+
+/** `GET /notify/settings`: staff read their own school's; a platform admin names `schoolId`. */
+export const MessagingSettingsQuery = z.strictObject({ schoolId: Id.optional() });
+export type MessagingSettingsQuery = z.infer<typeof MessagingSettingsQuery>;
