@@ -2,8 +2,20 @@ import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import { databaseCheck, type DB } from '@bursar/db';
-import { createHttpApp, redisCheck, type Authenticator, type Logger } from '@bursar/platform';
+import {
+  createHttpApp,
+  redisCheck,
+  type Authenticator,
+  type Logger,
+  type OutboxRelay,
+} from '@bursar/platform';
+import type { WhatsAppProvider } from '@bursar/whatsapp';
+import { campaignsRoutes } from './campaigns/campaigns.routes.js';
 import type { Config } from './config.js';
+import type { NotifyContext } from './context.js';
+import { settingsRoutes } from './settings/settings.routes.js';
+import { templatesRoutes } from './templates/templates.routes.js';
+import { mountWhatsAppWebhooks } from './webhooks/webhooks.routes.js';
 
 export interface AppDeps {
   config: Config;
@@ -12,10 +24,15 @@ export interface AppDeps {
   redis: Redis;
   /** Checks Bursar's access tokens against the api's JWKS (`serviceAuthenticator`). */
   authenticator: Authenticator;
+  /** The process's outbox relay (runService's), kicked after a commit that enqueued; tests pass their own. */
+  outbox: Pick<OutboxRelay, 'kick'>;
+  /** `createWhatsAppProvider(config)`; tests point it at the sandbox. */
+  provider: WhatsAppProvider;
 }
 
 /** Builds the notify HTTP app without listening, so tests can boot it on an ephemeral port. */
-export function createApp({ config, logger, db, redis, authenticator }: AppDeps): Express {
+export function createApp({ config, logger, db, redis, authenticator, outbox, provider }: AppDeps): Express {
+  const context: NotifyContext = { config, logger, db, outbox, provider };
   return createHttpApp({
     service: 'notify',
     basePath: '/notify',
@@ -23,6 +40,12 @@ export function createApp({ config, logger, db, redis, authenticator }: AppDeps)
     config,
     authenticator,
     readiness: { postgres: databaseCheck(db), redis: redisCheck(redis) },
-    routes: () => {},
+    // Caddy sends /webhooks/whatsapp/* here; the signature is over the raw bytes, so before the JSON parser.
+    rawRoutes: (app) => mountWhatsAppWebhooks(app, context),
+    routes: (app) => {
+      app.use(templatesRoutes(context));
+      app.use(campaignsRoutes(context));
+      app.use(settingsRoutes(context));
+    },
   });
 }

@@ -1,4 +1,5 @@
 import { runService, serviceAuthenticator } from '@bursar/platform';
+import { createWhatsAppProvider } from '@bursar/whatsapp';
 import { createApp } from './app.js';
 import { loadServiceConfig } from './config.js';
 
@@ -7,7 +8,15 @@ await runService({
   loadConfig: loadServiceConfig,
   listenOn: (config) => ({ port: config.NOTIFY_PORT }),
   async start(context) {
-    const { config, logger, redis, db } = context;
-    return createApp({ config, logger, db, redis, authenticator: serviceAuthenticator(context) });
+    const { config, logger, redis, db, outbox } = context;
+    return createApp({
+      config,
+      logger,
+      db,
+      redis,
+      outbox,
+      authenticator: serviceAuthenticator(context),
+      provider: createWhatsAppProvider(config),
+    });
   },
 });
