@@ -166,6 +166,7 @@ export function publishInvoiceDocument(
 export function publishReceiptDocument(
   deps: PublishDeps,
   paymentId: string,
+  within?: WithinPublish,
 ): Promise<PublishResult | undefined> {
   return publish(
     deps,
@@ -173,5 +174,6 @@ export function publishReceiptDocument(
     paymentId,
     (trx) => loadReceiptDocument(trx, paymentId, deps),
     renderReceiptPdf,
+    within,
   );
 }

@@ -13,7 +13,7 @@ export function payPageUrl(publicUrl: string, secret: string, invoiceId: string)
 }
 
 function payPageSignature(secret: string, invoiceId: string): string {
-  return createHmac('sha256', secret).update(`pay-page:${invoiceId}`).digest('base64url').slice(0, 22);
+  return signPublic(secret, `pay-page:${invoiceId}`);
 }
 
 /** The invoice id a pay-page token (`<invoice>.<signature>`) stands for, or null when it is not genuine. */
@@ -21,7 +21,45 @@ export function readPayPageToken(secret: string, token: string): string | null {
   const match = /^([0-9a-f-]{36})\.([A-Za-z0-9_-]{22})$/.exec(token);
   if (!match) return null;
   const [, invoiceId, signature] = match as unknown as [string, string, string];
-  const expected = Buffer.from(payPageSignature(secret, invoiceId));
-  const given = Buffer.from(signature);
-  return given.length === expected.length && timingSafeEqual(given, expected) ? invoiceId : null;
+  return sameSignature(signature, payPageSignature(secret, invoiceId)) ? invoiceId : null;
+}
+
+/**
+ * A public address of a document's current version, for a WhatsApp document
+ * header: the provider fetches the PDF from it when it sends. Signed like the
+ * pay link, so it cannot be guessed from the id.
+ */
+export function documentUrl(
+  publicUrl: string,
+  secret: string,
+  kind: 'invoice' | 'receipt',
+  subjectId: string,
+): string {
+  const signature = signPublic(secret, `document:${kind}:${subjectId}`);
+  return `${publicUrl.replace(/\/$/, '')}/api/documents/${kind}/${subjectId}.${signature}.pdf`;
+}
+
+/** The document a public document address names, or null when its signature is not genuine. */
+export function readDocumentToken(
+  secret: string,
+  kind: string,
+  token: string,
+): { kind: 'invoice' | 'receipt'; subjectId: string } | null {
+  if (kind !== 'invoice' && kind !== 'receipt') return null;
+  const match = /^([0-9a-f-]{36})\.([A-Za-z0-9_-]{22})\.pdf$/.exec(token);
+  if (!match) return null;
+  const [, subjectId, signature] = match as unknown as [string, string, string];
+  return sameSignature(signature, signPublic(secret, `document:${kind}:${subjectId}`))
+    ? { kind, subjectId }
+    : null;
+}
+
+function signPublic(secret: string, subject: string): string {
+  return createHmac('sha256', secret).update(subject).digest('base64url').slice(0, 22);
+}
+
+function sameSignature(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
 }

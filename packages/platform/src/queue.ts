@@ -1,5 +1,13 @@
 import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { DelayedError, Queue, UnrecoverableError, Worker, type Job, type JobsOptions } from 'bullmq';
+import {
+  DelayedError,
+  Queue,
+  RateLimitError,
+  UnrecoverableError,
+  Worker,
+  type Job,
+  type JobsOptions,
+} from 'bullmq';
 import type { Redis } from 'ioredis';
 import { sql, type Kysely } from 'kysely';
 import type { z } from 'zod';
@@ -111,6 +119,8 @@ export interface WorkerOptions {
   prefix: string;
   logger: Logger;
   concurrency?: number;
+  /** At most `max` jobs every `duration` ms across every worker of the queue (BullMQ's limiter). */
+  limiter?: { max: number; duration: number };
   /**
    * Where the outbox lives: a job that came from an outbox row marks the row
    * completed when it succeeds, so the sweeper stops tracking it.
@@ -180,8 +190,9 @@ export function createQueueWorker(queue: string, handlers: JobHandler[], options
             stop({ outcome: 'completed' });
             return result;
           } catch (error) {
-            if (error instanceof DelayedError) {
-              // The processor moved its own job to later (a step of long work): not a failure.
+            if (error instanceof DelayedError || error instanceof RateLimitError) {
+              // The processor moved its own job to later (a step of long work, or the provider's
+              // rate), and BullMQ puts it back without using an attempt: not a failure.
               stop({ outcome: 'delayed' });
               throw error;
             }
@@ -195,7 +206,12 @@ export function createQueueWorker(queue: string, handlers: JobHandler[], options
         },
       );
     },
-    { connection: options.connection, prefix: options.prefix, concurrency: options.concurrency ?? 4 },
+    {
+      connection: options.connection,
+      prefix: options.prefix,
+      concurrency: options.concurrency ?? 4,
+      ...(options.limiter ? { limiter: options.limiter } : {}),
+    },
   );
   worker.on('error', (error) => logger.error({ err: error }, 'worker error'));
   worker.on('failed', (job, error) =>

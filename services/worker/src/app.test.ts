@@ -16,6 +16,7 @@ import { planQueues, startWorkers, WorkerStartError } from './app.js';
 import { loadServiceConfig } from './config.js';
 import { processors as productionProcessors, type Processors } from './processors.js';
 import { testDocuments } from './documents/documents.testing.js';
+import { testWhatsAppDeps } from './whatsapp/whatsapp.testing.js';
 
 const logger = createLogger('worker-test', 'silent');
 const { url: databaseUrl, db } = await freshDatabase();
@@ -74,10 +75,16 @@ describe('which queues a worker runs', () => {
     expect([...planQueues(catalog, complete, ['invoice-pdf']).keys()]).toEqual(['invoice-pdf']);
   });
 
-  it('runs the payments queue with the production catalog, and refuses a named queue that has no job yet', () => {
-    expect([...planQueues(JOBS, productionProcessors, undefined).keys()]).toEqual(['payments']);
-    expect(() => planQueues(JOBS, productionProcessors, ['invoice-pdf'])).toThrow(
-      'WORKER_QUEUES names invoice-pdf, which has no job in the catalog (queues with jobs: payments)',
+  it('runs every queue with jobs in the production catalog, and refuses a named queue that has none yet', () => {
+    expect([...planQueues(JOBS, productionProcessors, undefined).keys()]).toEqual([
+      'payments',
+      'invoice-pdf',
+      'whatsapp-campaign',
+      'whatsapp-send',
+    ]);
+    expect(() => planQueues(JOBS, productionProcessors, ['kpi-report'])).toThrow(
+      'WORKER_QUEUES names kpi-report, which has no job in the catalog ' +
+        '(queues with jobs: payments, invoice-pdf, whatsapp-campaign, whatsapp-send)',
     );
   });
 });
@@ -104,6 +111,7 @@ describe('a worker process', () => {
     render: noop,
   };
   const documents = testDocuments(db);
+  const whatsapp = testWhatsAppDeps();
   // runService gives a process its relay; here the test starts one the same way.
   const outbox = createOutboxRelay({ db, redis, prefix, logger, sweepIntervalMs: 100 });
   outbox.start();
@@ -116,6 +124,7 @@ describe('a worker process', () => {
     shutdown,
     outbox,
     documents,
+    whatsapp,
     catalog,
     processors,
   });
@@ -187,6 +196,7 @@ describe('a worker process', () => {
         shutdown: before,
         outbox,
         documents,
+        whatsapp,
         catalog,
         processors,
       }),

@@ -15,6 +15,7 @@ import {
   type Shutdown,
 } from '@bursar/platform';
 import type { PublishDeps } from '@bursar/documents';
+import type { WhatsAppDeps } from './whatsapp/context.js';
 import type { Config } from './config.js';
 import type { Processor, Processors } from './processors.js';
 
@@ -77,6 +78,8 @@ export interface WorkerDeps<C extends JobCatalog> {
   outbox: OutboxRelay;
   /** How PDFs are rendered and stored (see `createDocumentDeps`). */
   documents: PublishDeps;
+  /** The WhatsApp provider and what sends need (see `createWhatsAppDeps`). */
+  whatsapp: WhatsAppDeps;
   shutdown: Shutdown;
   catalog: C;
   processors: Processors<C>;
@@ -97,6 +100,7 @@ export function startWorkers<C extends JobCatalog>({
   processors,
   outbox,
   documents,
+  whatsapp,
 }: WorkerDeps<C>): { app: Express; workers: Worker[] } {
   const plan = planQueues(catalog, processors, config.WORKER_QUEUES);
 
@@ -110,7 +114,7 @@ export function startWorkers<C extends JobCatalog>({
       const handlers = definitions.map((definition) => {
         const process = (processors as Record<string, Processor<JobDefinition>>)[definition.name]!;
         return jobHandler(definition, (payload, job) =>
-          process(payload, { db, logger, outbox, documents, job }),
+          process(payload, { db, logger, outbox, documents, whatsapp, job }),
         );
       });
       workers.push(
@@ -118,7 +122,10 @@ export function startWorkers<C extends JobCatalog>({
           connection,
           prefix: config.QUEUE_PREFIX,
           logger,
-          concurrency: config.WORKER_CONCURRENCY,
+          concurrency:
+            queue === 'whatsapp-send' ? config.WHATSAPP_SEND_CONCURRENCY : config.WORKER_CONCURRENCY,
+          // The number's messages-per-second tier, shared by every worker of the queue.
+          ...(queue === 'whatsapp-send' ? { limiter: { max: config.WHATSAPP_MPS, duration: 1_000 } } : {}),
           db,
         }),
       );

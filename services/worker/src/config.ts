@@ -2,6 +2,7 @@ import { QueueName } from '@bursar/contracts';
 import { baseConfigSchema, ConfigError, loadConfig, portVariable } from '@bursar/platform';
 import { paymentsConfigSchema, SANDBOX_CREDENTIALS } from '@bursar/payments';
 import { storageConfigProblems, storageConfigSchema } from '@bursar/storage';
+import { productionWhatsAppProblems, whatsappConfigSchema } from '@bursar/whatsapp';
 import { z } from 'zod';
 
 export const configSchema = baseConfigSchema.extend({
@@ -30,6 +31,18 @@ export const configSchema = baseConfigSchema.extend({
     }),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
   ...storageConfigSchema.shape,
+  ...whatsappConfigSchema.shape,
+  /** Sends in flight at once per worker (they wait on the provider, not the CPU); the rate limit paces them. */
+  WHATSAPP_SEND_CONCURRENCY: z.coerce.number().int().min(1).max(500).default(32),
+  /**
+   * How long a message whose send was cut off (the worker died in the call)
+   * waits for the provider's status webhook before it is sent again.
+   */
+  WHATSAPP_RECONCILE_AFTER_MS: z.coerce
+    .number()
+    .int()
+    .min(1_000)
+    .default(10 * 60_000),
   /** For the pay links printed on invoices: Bursar's public address and the key that signs them. */
   ...paymentsConfigSchema.pick({ PUBLIC_URL: true, PAY_LINK_SECRET: true }).shape,
 });
@@ -46,6 +59,7 @@ export function loadServiceConfig(env: Record<string, string | undefined> = proc
       message: 'required in production (the development default is public)',
     });
   }
+  if (config.NODE_ENV === 'production') problems.push(...productionWhatsAppProblems(config));
   if (problems.length) throw new ConfigError(problems);
   return config;
 }

@@ -6,6 +6,7 @@ import { createStorage } from '@bursar/storage';
 import { startWorkers } from './app.js';
 import { loadServiceConfig } from './config.js';
 import { processors } from './processors.js';
+import { createWhatsAppDeps, scheduleReminders } from './whatsapp/deps.js';
 
 await runService({
   name: 'worker',
@@ -20,7 +21,25 @@ await runService({
       payLink: (invoiceId) => payPageUrl(config.PUBLIC_URL, config.PAY_LINK_SECRET, invoiceId),
       logger,
     });
-    return startWorkers({ config, logger, db, redis, shutdown, outbox, documents, catalog: JOBS, processors })
-      .app;
+    const whatsapp = createWhatsAppDeps(config, { redis, shutdown });
+    const started = startWorkers({
+      config,
+      logger,
+      db,
+      redis,
+      shutdown,
+      outbox,
+      documents,
+      whatsapp,
+      catalog: JOBS,
+      processors,
+    });
+    if (!config.WORKER_QUEUES || config.WORKER_QUEUES.includes('whatsapp-campaign')) {
+      // Redis may still be connecting: the scheduler is set once it answers, and a failure is only logged.
+      void scheduleReminders(config, { redis, shutdown }).catch((error: unknown) =>
+        logger.warn({ err: error }, 'the reminder schedule could not be set; it is set at the next start'),
+      );
+    }
+    return started.app;
   },
 });

@@ -6,6 +6,11 @@ import type { Job } from 'bullmq';
 import type { Kysely } from 'kysely';
 import type { z } from 'zod';
 import { processPaymentEvent } from './payments/payment-event.processor.js';
+import type { WhatsAppDeps } from './whatsapp/context.js';
+import { processLaunchCampaign } from './whatsapp/launch.processor.js';
+import { processSendWhatsApp } from './whatsapp/send.processor.js';
+import { processWhatsAppEvent } from './whatsapp/events.processor.js';
+import { processReminders, processTransactional } from './whatsapp/transactional.processor.js';
 import {
   processInvoicePdf,
   processPdfBatchItem,
@@ -21,6 +26,8 @@ export interface ProcessorContext {
   outbox: OutboxRelay;
   /** Renders and stores PDFs: the process's storage, logo cache and pay-link signer. */
   documents: PublishDeps;
+  /** The WhatsApp provider and what sends need (business number, send queue, signed links). */
+  whatsapp: WhatsAppDeps;
   job: Job;
 }
 
@@ -44,4 +51,9 @@ export const processors: Processors<typeof JOBS> = {
   'receipt-pdf.render': processReceiptPdf,
   'pdf-batch.item': processPdfBatchItem,
   'pdf-batch.track': processPdfBatchTracker,
+  'whatsapp-campaign.launch': processLaunchCampaign,
+  'whatsapp.send': processSendWhatsApp,
+  'whatsapp-event.apply': processWhatsAppEvent,
+  'whatsapp.transactional': processTransactional,
+  'whatsapp.reminders': (payload, context) => processReminders(payload, context),
 };

@@ -44,7 +44,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     create table whatsapp_templates (
       id uuid primary key default gen_random_uuid(),
       school_id uuid not null references schools (id),
-      name text not null check (name ~ '^[a-z0-9_]{1,512}$'),
+      name text not null check (name ~ '^[a-z0-9_]+$' and char_length(name) <= 512),
       language text not null,
       category text not null check (category in ('utility', 'marketing', 'authentication')),
       body text not null,

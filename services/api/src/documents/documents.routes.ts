@@ -9,7 +9,10 @@ import {
   PdfBatchList,
   PdfRenderAccepted,
 } from '@bursar/contracts';
-import { readScope, route } from '@bursar/platform';
+import { AppError } from '@bursar/contracts';
+import { latestDocument } from '@bursar/documents';
+import { readDocumentToken } from '@bursar/payments';
+import { describeRoute, readScope, route } from '@bursar/platform';
 import type { ApiContext } from '../context.js';
 import { getSchool } from '../schools/schools.service.js';
 import {
@@ -156,6 +159,37 @@ export function documentsRoutes(context: ApiContext): Router {
         errors: ['not_found', 'conflict'],
       },
       ({ params, caller, res }) => sendBatchZip(context, caller, params.id, res),
+    ),
+  );
+
+  router.get(
+    '/api/documents/:kind/:token',
+    describeRoute(
+      async (req, res, next) => {
+        try {
+          const named = readDocumentToken(
+            context.config.PAY_LINK_SECRET,
+            String(req.params.kind),
+            String(req.params.token),
+          );
+          const document = named && (await latestDocument(db, named.kind, named.subjectId));
+          if (!named || !document) throw new AppError('not_found', 'Document not found');
+          await sendPdf(
+            documents.storage,
+            res,
+            {},
+            { document, filename: `${named.kind}-${named.subjectId}.pdf` },
+          );
+        } catch (error) {
+          next(error);
+        }
+      },
+      {
+        summary:
+          "A document's current version at its signed public address (what WhatsApp fetches for a document header)",
+        tags: ['documents'],
+        responseType: 'application/pdf',
+      },
     ),
   );
 

@@ -1,21 +1,7 @@
-import { outboxRelayed, registry } from '@bursar/platform';
+import client from 'prom-client';
+import { registry } from '@bursar/platform';
 
-/** The part of prom-client's Counter used here, labelled by `L`. */
-interface LabelledCounter<L extends string> {
-  inc(labels: Record<L, string>, value?: number): void;
-}
-
-type CounterClass = new <L extends string>(config: {
-  name: string;
-  help: string;
-  labelNames: readonly L[];
-  registers: (typeof registry)[];
-}) => LabelledCounter<L>;
-
-// prom-client is not (yet) a dependency of notify, so its Counter class is taken from a counter the
-// platform already made: the same class, in the same registry /metrics serves. Once prom-client is
-// in services/notify/package.json this becomes `import client from 'prom-client'` and `client.Counter`.
-const Counter = outboxRelayed.constructor as CounterClass;
+const { Counter } = client;
 
 /** WhatsApp webhooks that verified, by what became of them: `stored` (an apply job follows) or `duplicate`. */
 export const whatsappWebhooksReceived = new Counter({

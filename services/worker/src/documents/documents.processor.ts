@@ -1,13 +1,21 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
+import { JOBS } from '@bursar/contracts';
+import { enqueue, type OutboxRelay } from '@bursar/platform';
 import type { DB } from '@bursar/db';
-import { publishInvoiceDocument, publishReceiptDocument, type PublishDeps } from '@bursar/documents';
+import {
+  publishInvoiceDocument,
+  publishReceiptDocument,
+  type PublishDeps,
+  type StoredDocument,
+} from '@bursar/documents';
 import { finishBatchItem, findBatchItem, readBatchProgress } from './batches.repository.js';
 
 /** What the document processors use (typed on that, so this module does not import the processor table). */
 export interface DocumentContext {
   db: Kysely<DB>;
   documents: PublishDeps;
+  outbox: Pick<OutboxRelay, 'kick'>;
   job: Job;
 }
 
@@ -26,20 +34,40 @@ function isLastAttempt(job: Job, error: unknown): boolean {
  */
 export async function processInvoicePdf(
   { invoiceId }: { invoiceId: string },
-  { documents }: Pick<DocumentContext, 'documents'>,
+  { documents, outbox }: Pick<DocumentContext, 'documents'> & Partial<Pick<DocumentContext, 'outbox'>>,
 ): Promise<{ version: number; rendered: boolean; pages: number }> {
-  const result = await publishInvoiceDocument(documents, invoiceId);
+  const result = await publishInvoiceDocument(documents, invoiceId, (trx, document) =>
+    announceFirstVersion(trx, document, 'invoice'),
+  );
   if (!result) throw new UnrecoverableError(`invoice ${invoiceId} no longer exists`);
+  if (result.document.version === 1) void outbox?.kick();
   return { version: result.document.version, rendered: result.rendered, pages: result.document.pages };
+}
+
+/**
+ * The first version of an invoice (it was just issued) or of a receipt (a
+ * payment just applied) is what the guardian is sent on WhatsApp, with the
+ * PDF: the message is asked for in the transaction that stores it.
+ */
+async function announceFirstVersion(
+  trx: Transaction<DB>,
+  document: StoredDocument,
+  purpose: 'invoice' | 'receipt',
+): Promise<void> {
+  if (document.version !== 1) return;
+  await enqueue(trx, JOBS['whatsapp.transactional'], { purpose, subjectId: document.subjectId });
 }
 
 /** `receipt-pdf.render`: the payment's receipt, like {@link processInvoicePdf}. */
 export async function processReceiptPdf(
   { paymentId }: { paymentId: string },
-  { documents }: Pick<DocumentContext, 'documents'>,
+  { documents, outbox }: Pick<DocumentContext, 'documents'> & Partial<Pick<DocumentContext, 'outbox'>>,
 ): Promise<{ version: number; rendered: boolean }> {
-  const result = await publishReceiptDocument(documents, paymentId);
+  const result = await publishReceiptDocument(documents, paymentId, (trx, document) =>
+    announceFirstVersion(trx, document, 'receipt'),
+  );
   if (!result) throw new UnrecoverableError(`payment ${paymentId} no longer exists`);
+  if (result.document.version === 1) void outbox?.kick();
   return { version: result.document.version, rendered: result.rendered };
 }
 

@@ -22,6 +22,7 @@ import {
 } from '@bursar/test-support';
 import { processors } from '../processors.js';
 import { testDocuments } from './documents.testing.js';
+import { testWhatsAppDeps } from '../whatsapp/whatsapp.testing.js';
 import { processInvoicePdf } from './documents.processor.js';
 import { createDocumentDeps } from '@bursar/documents';
 import { createStorage, storageConfigSchema, StorageError } from '@bursar/storage';
@@ -53,7 +54,7 @@ function startWorker(): Worker {
       jobHandler(definition, (payload, job) =>
         (processors as Record<string, (payload: unknown, context: unknown) => Promise<unknown>>)[
           definition.name
-        ]!(payload, { db, logger, outbox: relay, documents, job }),
+        ]!(payload, { db, logger, outbox: relay, documents, whatsapp: testWhatsAppDeps(), job }),
       ),
     ),
     { connection, prefix, logger, concurrency: 2, db },

@@ -13,6 +13,7 @@ import { freshDatabase, testQueuePrefix, testRedisUrl } from '@bursar/test-suppo
 import { processors } from '../processors.js';
 import { processPaymentEvent } from './payment-event.processor.js';
 import { testDocuments } from '../documents/documents.testing.js';
+import { testWhatsAppDeps } from '../whatsapp/whatsapp.testing.js';
 import {
   eventRow,
   invoiceFor,
@@ -51,7 +52,14 @@ function startWorker(): Worker {
     definition.queue,
     [
       jobHandler(definition, (payload, job) =>
-        processors[definition.name](payload, { db, logger, outbox: relay, documents, job }),
+        processors[definition.name](payload, {
+          db,
+          logger,
+          outbox: relay,
+          documents,
+          whatsapp: testWhatsAppDeps(),
+          job,
+        }),
       ),
     ],
     { connection, prefix, logger, concurrency: 4, db },

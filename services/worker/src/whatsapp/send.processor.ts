@@ -1,0 +1,228 @@
+import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { sql, type Kysely } from 'kysely';
+import type { DB } from '@bursar/db';
+import { maskPhone, type SendOutcome } from '@bursar/whatsapp';
+import type { WhatsAppContext } from './context.js';
+import { quietHoursRemainingMs } from './quiet-hours.js';
+import { completeCampaignIfDone } from './messages.repository.js';
+
+/** Purposes the law and Meta's policy let through an opt-out: the guardian's own receipts, and the STOP/START replies. */
+const OPT_OUT_EXEMPT = new Set(['receipt', 'reply']);
+
+function loadForSend(db: Kysely<DB>, messageId: string) {
+  return db
+    .selectFrom('whatsappMessages as m')
+    .innerJoin('schools as s', 's.id', 'm.schoolId')
+    .leftJoin('whatsappCampaigns as c', 'c.id', 'm.campaignId')
+    .leftJoin('whatsappTemplates as t', 't.id', 'm.templateId')
+    .leftJoin('invoices as i', 'i.id', 'm.invoiceId')
+    .select([
+      'm.id',
+      'm.purpose',
+      'm.status',
+      'm.phone',
+      'm.params',
+      'm.text',
+      'm.document',
+      'm.attemptedAt',
+      'm.attempts',
+      'm.campaignId',
+      'c.status as campaignStatus',
+      'c.round as campaignRound',
+      't.name as templateName',
+      't.language as templateLanguage',
+      't.status as templateStatus',
+      't.providerTemplateId',
+      's.timezone',
+      sql<string | null>`to_char(s.quiet_hours_start, 'HH24:MI')`.as('quietStart'),
+      sql<string | null>`to_char(s.quiet_hours_end, 'HH24:MI')`.as('quietEnd'),
+      sql<boolean>`i.id is not null and (i.voided_at is not null or i.total_minor - i.paid_minor + i.refunded_minor <= 0)`.as(
+        'invoiceSettled',
+      ),
+    ])
+    .where('m.id', '=', messageId)
+    .executeTakeFirst();
+}
+
+async function settle(
+  db: Kysely<DB>,
+  messageId: string,
+  set: {
+    status: 'excluded' | 'cancelled' | 'failed' | 'queued';
+    reason?: string;
+    errorCode?: string;
+    errorTitle?: string;
+  },
+): Promise<void> {
+  await db
+    .updateTable('whatsappMessages')
+    .set({
+      status: set.status,
+      reason: set.reason ?? null,
+      errorCode: set.errorCode ?? null,
+      errorTitle: set.errorTitle ?? null,
+      failedAt: set.status === 'failed' ? sql<Date>`now()` : null,
+    })
+    .where('id', '=', messageId)
+    .where('status', 'in', ['queued', 'sending'])
+    .execute();
+}
+
+async function delayUntil(job: Job, at: number): Promise<never> {
+  await job.moveToDelayed(at, job.token);
+  throw new DelayedError();
+}
+
+/**
+ * `whatsapp.send`: sends one message at most once. The message is claimed
+ * (`sending`, attempt recorded and committed) before the provider is called;
+ * a job that finds its message already `sending` (a worker died in the call)
+ * does not call again until `reconcileAfterMs` has passed with no status
+ * webhook for it — the webhook processor matches statuses to messages by the
+ * message id the provider echoes, so a message the provider took is found
+ * sent. Opt-outs (receipts and replies excepted), quiet hours, a paused or
+ * cancelled campaign and a reminder whose invoice is settled are checked at
+ * send time. A provider over its rate pauses the whole send queue
+ * (`queue.rateLimit`) and the job waits without using an attempt; a pair
+ * limit delays this message only; a permanent refusal is recorded with its
+ * reason and not retried; anything transient retries with backoff.
+ */
+export async function processSendWhatsApp(
+  { messageId, round }: { messageId: string; slot?: number; round: number },
+  { db, logger, whatsapp, job }: WhatsAppContext & { job: Job },
+): Promise<{ status: string; reason?: string }> {
+  const row = await loadForSend(db, messageId);
+  if (!row) throw new UnrecoverableError(`message ${messageId} does not exist`);
+  if (row.status !== 'queued' && row.status !== 'sending') return { status: row.status };
+  if (row.campaignId) {
+    if (row.campaignStatus === 'cancelled') {
+      await settle(db, messageId, { status: 'cancelled' });
+      return { status: 'cancelled' };
+    }
+    // Paused: the resume queues the message again under a new round; an older round's job is stale.
+    if (row.campaignStatus === 'paused') return { status: 'paused' };
+    if (round < (row.campaignRound ?? 0)) return { status: 'stale' };
+  }
+  if (row.purpose === 'reminder' && row.invoiceSettled) {
+    await settle(db, messageId, { status: 'cancelled', reason: 'paid' });
+    return { status: 'cancelled', reason: 'paid' };
+  }
+  if (!OPT_OUT_EXEMPT.has(row.purpose)) {
+    const optOut = await db
+      .selectFrom('whatsappOptOuts')
+      .select('optedOut')
+      .where('businessNumber', '=', whatsapp.businessNumber)
+      .where('phone', '=', row.phone)
+      .executeTakeFirst();
+    if (optOut?.optedOut) {
+      await settle(db, messageId, { status: 'excluded', reason: 'opted_out' });
+      await completeCampaignIfDone(db, row.campaignId);
+      return { status: 'excluded', reason: 'opted_out' };
+    }
+  }
+  if (row.templateName && row.templateStatus !== 'approved') {
+    await settle(db, messageId, { status: 'failed', reason: 'template_not_approved' });
+    await completeCampaignIfDone(db, row.campaignId);
+    return { status: 'failed', reason: 'template_not_approved' };
+  }
+  const now = Date.now();
+  if (row.purpose !== 'reply') {
+    const quiet = quietHoursRemainingMs(new Date(now), row.timezone, row.quietStart, row.quietEnd);
+    if (quiet > 0) return delayUntil(job, now + quiet);
+  }
+  if (row.status === 'sending' && row.attemptedAt) {
+    const waitUntil = row.attemptedAt.getTime() + whatsapp.reconcileAfterMs;
+    // Its outcome is unknown: wait for the provider's word before calling again.
+    if (now < waitUntil) return delayUntil(job, waitUntil);
+    logger.warn({ messageId }, 'no status came for an attempted message; sending it again');
+  }
+  // Claimed only as it was read (the attempt count is its version: a timestamp read back in
+  // milliseconds would not compare equal to PostgreSQL's microseconds).
+  const claimed = await db
+    .updateTable('whatsappMessages')
+    .set((eb) => ({ status: 'sending', attempts: eb('attempts', '+', 1), attemptedAt: sql<Date>`now()` }))
+    .where('id', '=', messageId)
+    .where('status', '=', row.status)
+    .where('attempts', '=', row.attempts)
+    .returning('id')
+    .executeTakeFirst();
+  if (!claimed) return { status: 'taken' };
+
+  const params = (row.params as string[]) ?? [];
+  const document = row.document as { kind: 'invoice' | 'receipt'; id: string; filename: string } | null;
+  let outcome: SendOutcome;
+  if (row.templateName) {
+    outcome = await whatsapp.provider.sendTemplate({
+      to: row.phone,
+      template: {
+        name: row.templateName,
+        language: row.templateLanguage!,
+        ...(row.providerTemplateId ? { providerTemplateId: row.providerTemplateId } : {}),
+      },
+      bodyParams: params,
+      ...(document
+        ? { document: { url: whatsapp.documentUrl(document.kind, document.id), filename: document.filename } }
+        : {}),
+      clientReference: messageId,
+    });
+  } else {
+    outcome = await whatsapp.provider.sendText({
+      to: row.phone,
+      text: row.text ?? '',
+      clientReference: messageId,
+    });
+  }
+
+  switch (outcome.kind) {
+    case 'accepted':
+      await db
+        .updateTable('whatsappMessages')
+        .set({
+          provider: whatsapp.provider.name,
+          providerMessageId: outcome.providerMessageId,
+          // A status webhook may already have moved it further (it finds the message by its id).
+          status: sql<string>`case when status = 'sending' then 'sent' else status end`,
+          sentAt: sql<Date>`coalesce(sent_at, now())`,
+        })
+        .where('id', '=', messageId)
+        .execute();
+      await completeCampaignIfDone(db, row.campaignId);
+      return { status: 'sent' };
+    case 'rate_limited': {
+      await settle(db, messageId, { status: 'queued' });
+      const waitMs = outcome.retryAfterMs ?? (outcome.scope === 'pair' ? 6_000 : 1_000);
+      if (outcome.scope === 'pair') return delayUntil(job, Date.now() + waitMs);
+      logger.warn(
+        { scope: outcome.scope, code: outcome.code, waitMs },
+        'WhatsApp provider over its rate; pausing sends',
+      );
+      await whatsapp.sendQueue.rateLimit(waitMs);
+      throw Worker.RateLimitError();
+    }
+    case 'permanent':
+      await settle(db, messageId, {
+        status: 'failed',
+        reason: outcome.reason,
+        errorCode: outcome.code,
+        errorTitle: outcome.title,
+      });
+      logger.warn(
+        { messageId, to: maskPhone(row.phone), reason: outcome.reason, code: outcome.code },
+        'message refused',
+      );
+      await completeCampaignIfDone(db, row.campaignId);
+      return { status: 'failed', reason: outcome.reason };
+    case 'transient': {
+      const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      await settle(
+        db,
+        messageId,
+        last
+          ? { status: 'failed', reason: 'transient', errorCode: outcome.code, errorTitle: outcome.title }
+          : { status: 'queued' },
+      );
+      if (last) await completeCampaignIfDone(db, row.campaignId);
+      throw new Error(`provider did not take message ${messageId}: ${outcome.title}`);
+    }
+  }
+}
