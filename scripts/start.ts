@@ -150,6 +150,17 @@ function paymentLines(childEnv: NodeJS.ProcessEnv): string[] {
   ];
 }
 
+/** The WhatsApp sandbox's banner line: where to see what was sent and play a guardian's reply. */
+function whatsappLines(childEnv: NodeJS.ProcessEnv): string[] {
+  if ((childEnv.WHATSAPP_PROVIDER ?? 'sandbox') !== 'sandbox') return [];
+  return [
+    line(
+      'WhatsApp sandbox',
+      `http://127.0.0.1:${childEnv.WHATSAPP_SANDBOX_PORT ?? 3090}/  (messages the worker sent; reply STOP as a guardian)`,
+    ),
+  ];
+}
+
 async function waitHealthy(base: string, paths: string[], timeoutMs: number): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
   let pending = paths;
@@ -205,6 +216,17 @@ async function main(): Promise<void> {
         env: { ...childEnv, OTEL_SERVICE_NAME: `bursar-${spec.name}` },
         prefixColor: spec.color,
       })),
+      ...((childEnv.WHATSAPP_PROVIDER ?? 'sandbox') === 'sandbox'
+        ? [
+            {
+              name: 'whatsapp',
+              command: 'exec node --import tsx scripts/whatsapp-sandbox.ts',
+              cwd: root,
+              env: childEnv,
+              prefixColor: 'white',
+            },
+          ]
+        : []),
       {
         name: 'caddy',
         command: 'exec caddy run --config Caddyfile --adapter caddyfile',
@@ -242,6 +264,7 @@ async function main(): Promise<void> {
           `principal@greenwood.example, bursar@greenwood.example, teacher@greenwood.example / ${env.BURSAR_DEMO_PASSWORD ? '(BURSAR_DEMO_PASSWORD)' : 'demo_pass'}`,
         ),
         ...paymentLines(childEnv),
+        ...whatsappLines(childEnv),
         '  Ctrl+C stops everything.',
       ].join('\n'),
     );

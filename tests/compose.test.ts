@@ -237,6 +237,20 @@ describe('docker-compose.yml', () => {
     expect(url.pathname).toBe(`/${pg.POSTGRES_DB}`);
   });
 
+  it('gives notify and the worker one WhatsApp provider, never the sandbox', () => {
+    const notify = envOf('notify');
+    const worker = envOf('worker');
+    for (const variable of [
+      'WHATSAPP_PROVIDER',
+      'WHATSAPP_PHONE_NUMBER_ID',
+      'WHATSAPP_ACCESS_TOKEN',
+      'GUPSHUP_API_KEY',
+    ]) {
+      expect(worker[variable], variable).toBe(notify[variable]);
+    }
+    expect(notify.WHATSAPP_PROVIDER).not.toBe('sandbox');
+  });
+
   it('gives the api and the worker one documents store: the same volume, directory and pay-link secret', () => {
     for (const name of ['api', 'worker']) {
       const env = envOf(name);
