@@ -191,6 +191,12 @@ async function main(): Promise<void> {
     REDIS_URL: redisUrl,
     // The sandbox's pay links and its webhooks go through this Caddy, on whatever port it has.
     PUBLIC_URL: env.PUBLIC_URL ?? `http://127.0.0.1:${ports.BURSAR_PORT}`,
+    // notify and ai check tokens against the api's keys, wherever its port is.
+    AUTH_JWKS_URL: env.AUTH_JWKS_URL ?? `http://127.0.0.1:${ports.API_PORT}/api/.well-known/jwks.json`,
+    // The WhatsApp sandbox on another port than 3090: the services must send there.
+    ...(env.WHATSAPP_SANDBOX_PORT && !env.WHATSAPP_API_BASE
+      ? { WHATSAPP_API_BASE: `http://127.0.0.1:${env.WHATSAPP_SANDBOX_PORT}` }
+      : {}),
     // A person reads this terminal, but the services' stdout is concurrently's
     // pipe: ask for readable logs unless the user chose, or runs production.
     ...(env.LOG_FORMAT || env.NODE_ENV === 'production' ? {} : { LOG_FORMAT: 'pretty' }),

@@ -22,6 +22,7 @@ describe('the stack behind Caddy', async () => {
 
   beforeAll(async () => {
     for (const spec of SERVICES) ports[spec.portVar] = String(await freePort());
+    ports.WHATSAPP_SANDBOX_PORT = String(await freePort());
     ports.BURSAR_PORT = String(await freePort());
     base = `http://127.0.0.1:${ports.BURSAR_PORT}`;
     // Whatever the developer's shell says, the start script picks the log format.
@@ -152,6 +153,27 @@ describe('the stack behind Caddy', async () => {
     expect(big.headers.get('x-request-id')).toBeTruthy();
   });
 
+  const jsonAt = async (path: string, init: RequestInit & { token?: string } = {}) => {
+    const response = await fetch(`${base}${path}`, {
+      ...init,
+      headers: {
+        'content-type': 'application/json',
+        ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
+      },
+    });
+    const text = await response.text();
+    return { status: response.status, body: (text ? JSON.parse(text) : {}) as Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  };
+  /** The seeded demo school's bursar (an accountant). */
+  const demoToken = async () => {
+    const login = await jsonAt('/api/auth/login', {
+      method: 'POST',
+      body: JSON.stringify({ email: 'bursar@greenwood.example', password: 'demo_pass' }),
+    });
+    expect(login.status).toBe(200);
+    return login.body.accessToken as string;
+  };
+
   it.each(['razorpay', 'stripe'])(
     'takes a %s payment end to end through Caddy: pay link, sandbox page, Pay, signed webhooks, ledger',
     async (provider) => {
@@ -222,6 +244,90 @@ describe('the stack behind Caddy', async () => {
     40_000,
   );
 
+  it('renders the seeded invoices to PDF in the worker, served by the api through Caddy', async () => {
+    const token = await demoToken();
+    const listed = await jsonAt('/api/invoices?limit=5', { token });
+    const invoice = (listed.body.data as { id: string; number: string }[])[0]!;
+    await expect
+      .poll(
+        async () =>
+          (
+            await fetch(`${base}/api/invoices/${invoice.id}/pdf`, {
+              headers: { authorization: `Bearer ${token}` },
+            })
+          ).status,
+        {
+          timeout: 30_000,
+          interval: 500,
+        },
+      )
+      .toBe(200);
+    const pdf = await fetch(`${base}/api/invoices/${invoice.id}/pdf`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(pdf.headers.get('content-type')).toBe('application/pdf');
+    expect(pdf.headers.get('content-disposition')).toBe(`inline; filename="${invoice.number}.pdf"`);
+    expect(
+      Buffer.from(await pdf.arrayBuffer())
+        .subarray(0, 5)
+        .toString(),
+    ).toBe('%PDF-');
+  }, 40_000);
+
+  it('runs a WhatsApp campaign end to end: template approved by the sandbox, sends, signed statuses back through Caddy', async () => {
+    const token = await demoToken();
+    const template = await jsonAt('/notify/templates', {
+      method: 'POST',
+      token,
+      body: JSON.stringify({
+        name: 'term_fees',
+        language: 'en',
+        category: 'utility',
+        body: 'Dear {{1}}, the balance for {{2}} is {{3}}.',
+      }),
+    });
+    expect(template.status, JSON.stringify(template.body)).toBe(201);
+    const submitted = await jsonAt(`/notify/templates/${template.body.id}/submit`, { method: 'POST', token });
+    expect(submitted.status, JSON.stringify(submitted.body)).toBeLessThan(300);
+    await expect
+      .poll(async () => (await jsonAt(`/notify/templates/${template.body.id}`, { token })).body.status, {
+        timeout: 20_000,
+      })
+      .toBe('approved');
+    const campaign = await jsonAt('/notify/campaigns', {
+      method: 'POST',
+      token,
+      body: JSON.stringify({
+        name: 'Term fees',
+        templateId: template.body.id,
+        params: ['guardian.name', 'student.firstName', 'invoice.balance'],
+        audience: {},
+      }),
+    });
+    expect(campaign.status, JSON.stringify(campaign.body)).toBe(201);
+    const launched = await jsonAt(`/notify/campaigns/${campaign.body.id}/launch`, { method: 'POST', token });
+    expect(launched.status, JSON.stringify(launched.body)).toBe(202);
+    await expect
+      .poll(
+        async () => {
+          const { stats } = (await jsonAt(`/notify/campaigns/${campaign.body.id}`, { token })).body as {
+            stats: { total: number; read: number; excludedInvalid: number; excludedOptedOut: number };
+          };
+          return (
+            stats.total > 0 && stats.read + stats.excludedInvalid + stats.excludedOptedOut === stats.total
+          );
+        },
+        { timeout: 40_000, interval: 500 },
+      )
+      .toBe(true);
+    const sandbox = (await (
+      await fetch(`http://127.0.0.1:${ports.WHATSAPP_SANDBOX_PORT}/_sandbox/messages`)
+    ).json()) as { to: string }[] | { messages: { to: string }[] };
+    const messages = Array.isArray(sandbox) ? sandbox : sandbox.messages;
+    expect(messages.length).toBeGreaterThan(0);
+    expect(new Set(messages.map((message) => message.to)).size).toBe(messages.length);
+  }, 90_000);
+
   it('stops every process cleanly on Ctrl+C, and pnpm calls it a success', async () => {
     const exited = once(child, 'exit');
     // As a terminal does: the signal goes to the whole foreground process group.
@@ -229,8 +335,8 @@ describe('the stack behind Caddy', async () => {
     const [code, signal] = await exited;
     expect({ code, signal }, output.slice(-3000)).toEqual({ code: 0, signal: null });
     expect(plain()).not.toContain('ELIFECYCLE');
-    expect(plain()).not.toMatch(/exited with code (?!0\b)/);
-    for (const name of [...SERVICES.map((spec) => spec.name), 'caddy']) {
+    expect(plain(), plain().slice(-4000)).not.toMatch(/exited with code (?!0\b)/);
+    for (const name of [...SERVICES.map((spec) => spec.name), 'whatsapp', 'caddy']) {
       expect(plain()).toMatch(new RegExp(`^\\[${name}\\s*\\] .* exited with code 0$`, 'm'));
     }
     await expect(fetch(`${base}/api/healthz`)).rejects.toThrow();
