@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type ServerResponse } from 'node:http';
@@ -463,16 +464,21 @@ describe('s3 driver', () => {
 });
 
 describe('storage config', () => {
-  it('defaults to the fs driver under .data/storage', () => {
+  it("defaults to the fs driver under the repository's .data/storage, whatever the working directory", () => {
     const config = storageConfigSchema.parse({});
+    const repositoryData = fileURLToPath(new URL('../../../.data/storage', import.meta.url));
     expect(config).toEqual({
       STORAGE_DRIVER: 'fs',
-      STORAGE_DIR: '.data/storage',
+      STORAGE_DIR: repositoryData,
       S3_REGION: 'us-east-1',
       S3_FORCE_PATH_STYLE: false,
     });
     expect(storageConfigProblems(config)).toEqual([]);
-    expect(createStorage(config).describe()).toBe(`fs:${join(process.cwd(), '.data/storage')}`);
+    expect(createStorage(config).describe()).toBe(`fs:${repositoryData}`);
+    // A relative directory is still the working directory's.
+    expect(createStorage(storageConfigSchema.parse({ STORAGE_DIR: 'files' })).describe()).toBe(
+      `fs:${join(process.cwd(), 'files')}`,
+    );
   });
 
   it('names every S3 variable the s3 driver lacks', () => {

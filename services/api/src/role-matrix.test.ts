@@ -783,9 +783,10 @@ describe('role matrix', async () => {
         });
         if (res.status >= 500)
           failures.push(`${method} ${path.slice(0, 80)}: ${res.status} ${JSON.stringify(res.body)}`);
-        // A plainly malformed id is a validation error, not "not found" (the public pay page, addressed
-        // by a signed token rather than an id, answers a person with a page saying the link is not valid).
-        if (bad === 'not-a-uuid' && res.status !== 422 && !template.startsWith('/api/pay/i/'))
+        // A plainly malformed id is a validation error, not "not found" (the public pay page and
+        // document links, addressed by signed tokens rather than ids, answer 404 to any bad token).
+        const signed = template.startsWith('/api/pay/i/') || template.startsWith('/api/documents/');
+        if (bad === 'not-a-uuid' && res.status !== 422 && !signed)
           failures.push(`${method} ${path}: ${res.status}, expected 422`);
       }
     }

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { formatMoney } from '@bursar/contracts';
 import { createDocumentDeps, publishInvoiceDocument, schoolLogoKey } from '@bursar/documents';
-import { payPageUrl } from '@bursar/payments';
+import { documentUrl, payPageUrl } from '@bursar/payments';
 import { createLogger } from '@bursar/platform';
 import { daysFromToday, pdfText, tinyPng } from '@bursar/test-support';
 import { createTestApi, type Caller } from '../testing/harness.js';
@@ -195,6 +195,32 @@ describe('invoice and receipt PDFs over the api', async () => {
         ).status,
       ).toBe(204);
     });
+  });
+
+  it("serves a document's current version at its signed public address, for WhatsApp, and nothing at a forged one", async () => {
+    const created = await invoice(7_000);
+    await render(created.id);
+    const genuine = documentUrl(api.url, api.config.PAY_LINK_SECRET, 'invoice', created.id).replace(
+      api.url,
+      '',
+    );
+    const response = await get(null, genuine);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('application/pdf');
+    expect(pdfText(Buffer.from(await response.arrayBuffer()))).toContain(created.number);
+    const forged = documentUrl(api.url, 'another-secret-0123456789', 'invoice', created.id).replace(
+      api.url,
+      '',
+    );
+    for (const path of [
+      forged,
+      genuine.replace('/invoice/', '/receipt/'),
+      `/api/documents/invoice/${created.id}.pdf`,
+    ]) {
+      const refused = await get(null, path);
+      expect(refused.status, path).toBe(404);
+      expect(refused.headers.get('content-type')).toMatch(PROBLEM);
+    }
   });
 
   describe('the pay link printed on invoices', () => {
