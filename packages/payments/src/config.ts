@@ -7,8 +7,10 @@ export const SANDBOX_CREDENTIALS = {
   RAZORPAY_WEBHOOK_SECRETS: 'sandbox_razorpay_webhook_secret',
   STRIPE_SECRET_KEY: 'sk_test_bursar_sandbox',
   STRIPE_WEBHOOK_SECRETS: 'whsec_bursar_sandbox',
-  PAY_LINK_SECRET: 'sandbox_pay_link_secret',
 } as const;
+
+/** The development pay-link key (see `PAY_LINK_SECRET`); the api and the worker refuse it in production. */
+export const SANDBOX_PAY_LINK_SECRET = 'sandbox_pay_link_secret';
 
 const secretList = z
   .string()
@@ -42,7 +44,7 @@ export const paymentsConfigSchema = z.object({
   /** Overrides the Stripe API base URL (default: the sandbox's, or https://api.stripe.com when live). */
   STRIPE_API_BASE: z.url().optional(),
   /** Signs the pay links printed on invoices (`/api/pay/i/<invoice>.<signature>`), so they cannot be guessed. */
-  PAY_LINK_SECRET: z.string().min(16).default(SANDBOX_CREDENTIALS.PAY_LINK_SECRET),
+  PAY_LINK_SECRET: z.string().min(16).default(SANDBOX_PAY_LINK_SECRET),
   /** Stripe signatures older than this are refused (replay protection), in seconds. */
   STRIPE_WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).max(3_600).default(300),
 });
@@ -81,4 +83,14 @@ export function productionPaymentProblems(
     }
   }
   return problems;
+}
+
+/** `PAY_LINK_SECRET` in production: the processes that print or read pay links (api, worker) need their own. */
+export function productionPayLinkProblems(config: Pick<PaymentsConfig, 'PAY_LINK_SECRET'>): {
+  variable: string;
+  message: string;
+}[] {
+  return config.PAY_LINK_SECRET === SANDBOX_PAY_LINK_SECRET
+    ? [{ variable: 'PAY_LINK_SECRET', message: 'required in production (the development default is public)' }]
+    : [];
 }

@@ -9,6 +9,7 @@ const LIVE = {
   RAZORPAY_WEBHOOK_SECRETS: 'whsec-razorpay-live',
   STRIPE_SECRET_KEY: 'sk_live_abc123',
   STRIPE_WEBHOOK_SECRETS: 'whsec_live_abc123',
+  PAY_LINK_SECRET: 'live-pay-link-secret-0123456789',
 };
 
 function configError(env: Record<string, string>): ConfigError {
@@ -38,6 +39,7 @@ describe('api configuration: payments', () => {
         'RAZORPAY_WEBHOOK_SECRETS',
         'STRIPE_SECRET_KEY',
         'STRIPE_WEBHOOK_SECRETS',
+        'PAY_LINK_SECRET',
       ].sort(),
     );
     // One development value left in is enough, and only that variable is named.

@@ -1,4 +1,4 @@
-import { paymentsConfigSchema, productionPaymentProblems } from '@bursar/payments';
+import { paymentsConfigSchema, productionPayLinkProblems, productionPaymentProblems } from '@bursar/payments';
 import { baseConfigSchema, ConfigError, loadConfig, portVariable } from '@bursar/platform';
 import { storageConfigProblems, storageConfigSchema } from '@bursar/storage';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +29,9 @@ export function loadServiceConfig(env: Record<string, string | undefined> = proc
   const config = loadConfig(configSchema, env);
   const problems = [
     ...storageConfigProblems(config),
-    ...(config.NODE_ENV === 'production' ? productionPaymentProblems(config, env) : []),
+    ...(config.NODE_ENV === 'production'
+      ? [...productionPaymentProblems(config, env), ...productionPayLinkProblems(config)]
+      : []),
   ];
   if (problems.length) throw new ConfigError(problems);
   return config;

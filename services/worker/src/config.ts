@@ -1,6 +1,6 @@
 import { QueueName } from '@bursar/contracts';
 import { baseConfigSchema, ConfigError, loadConfig, portVariable } from '@bursar/platform';
-import { paymentsConfigSchema, SANDBOX_CREDENTIALS } from '@bursar/payments';
+import { paymentsConfigSchema, productionPayLinkProblems } from '@bursar/payments';
 import { storageConfigProblems, storageConfigSchema } from '@bursar/storage';
 import { productionWhatsAppProblems, whatsappConfigSchema } from '@bursar/whatsapp';
 import { z } from 'zod';
@@ -52,13 +52,8 @@ export type Config = z.infer<typeof configSchema>;
 export function loadServiceConfig(env: Record<string, string | undefined> = process.env): Config {
   const config = loadConfig(configSchema, env);
   const problems = storageConfigProblems(config);
-  if (config.NODE_ENV === 'production' && config.PAY_LINK_SECRET === SANDBOX_CREDENTIALS.PAY_LINK_SECRET) {
-    // Anyone could sign a pay link with the public default.
-    problems.push({
-      variable: 'PAY_LINK_SECRET',
-      message: 'required in production (the development default is public)',
-    });
-  }
+  // Anyone could sign a pay link with the public default.
+  if (config.NODE_ENV === 'production') problems.push(...productionPayLinkProblems(config));
   if (config.NODE_ENV === 'production') problems.push(...productionWhatsAppProblems(config));
   if (problems.length) throw new ConfigError(problems);
   return config;

@@ -43,14 +43,14 @@ async function startWorker(env: Record<string, string>) {
 
 describe('the worker process', () => {
   it('exits 1 naming the problem when WORKER_QUEUES names a queue with no job', async () => {
-    const worker = await startWorker({ WORKER_QUEUES: 'invoice-pdf' });
+    const worker = await startWorker({ WORKER_QUEUES: 'kpi-report' });
     const [code] = await worker.exited;
     expect(code, worker.output()).toBe(1);
     const fatal = worker.lines().find((line) => line.msg === 'failed to start');
-    expect(fatal?.err?.message).toContain('WORKER_QUEUES names invoice-pdf, which has no job in the catalog');
+    expect(fatal?.err?.message).toContain('WORKER_QUEUES names kpi-report, which has no job in the catalog');
   });
 
-  it('starts with the production catalog, runs the payments queue, says so, and serves /healthz', async () => {
+  it('starts with the production catalog, runs every queue with jobs, says so, and serves /healthz', async () => {
     const worker = await startWorker({});
     const deadline = Date.now() + 60_000;
     while (!worker.lines().some((line) => line.msg === 'worker listening')) {
@@ -59,7 +59,10 @@ describe('the worker process', () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     const said = worker.lines().find((line) => line.msg === 'running queues');
-    expect(said).toMatchObject({ level: 'info', queues: ['payments'] });
+    expect(said).toMatchObject({
+      level: 'info',
+      queues: ['payments', 'invoice-pdf', 'whatsapp-campaign', 'whatsapp-send'],
+    });
     expect((await fetch(`http://127.0.0.1:${worker.port}/healthz`)).status).toBe(200);
 
     worker.child.kill('SIGTERM');
