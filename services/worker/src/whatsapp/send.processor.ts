@@ -99,9 +99,15 @@ export async function processSendWhatsApp(
       await settle(db, messageId, { status: 'cancelled' });
       return { status: 'cancelled' };
     }
-    // Paused: the resume queues the message again under a new round; an older round's job is stale.
-    if (row.campaignStatus === 'paused') return { status: 'paused' };
-    if (round < (row.campaignRound ?? 0)) return { status: 'stale' };
+    if (row.status === 'queued') {
+      // Paused: the resume queues the message again under a new round; an older round's job is stale.
+      if (row.campaignStatus === 'paused') return { status: 'paused' };
+      if (round < (row.campaignRound ?? 0)) return { status: 'stale' };
+    } else if (row.campaignStatus === 'paused') {
+      // Its sender died in the call and a resume queues only `queued` messages again: this job is
+      // the only one left for it, so it waits out the pause instead of ending (and of sending).
+      return delayUntil(job, Date.now() + whatsapp.reconcileAfterMs);
+    }
   }
   if (row.purpose === 'reminder' && row.invoiceSettled) {
     await settle(db, messageId, { status: 'cancelled', reason: 'paid' });
