@@ -31,6 +31,7 @@ import { statementsRoutes } from './statements/statements.routes.js';
 import { auditRoutes } from './audit/audit.routes.js';
 import { openapiRoutes } from './openapi/openapi.routes.js';
 import { documentsRoutes } from './documents/documents.routes.js';
+import { createAdminApp } from './admin/admin.routes.js';
 
 export interface AppDeps {
   config: Config;
@@ -97,6 +98,8 @@ export function createApp({
       app.use(auditRoutes(context));
       // Last, so it never shadows a feature route; it documents every router above.
       app.use(openapiRoutes());
+      // The job dashboard (/admin/*): an express app of its own, with Bull Board mounted inside it.
+      app.use(createAdminApp(context).app);
     },
   });
 }
