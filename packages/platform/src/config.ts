@@ -21,6 +21,12 @@ export const baseConfigSchema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
     .default('postgres://postgres@127.0.0.1:5432/bursar'),
+  /**
+   * Connections in the process's pool. A job or request waiting for one is
+   * only slower, but the worker runs up to WHATSAPP_SEND_CONCURRENCY sends at
+   * once: size it to what runs at once.
+   */
+  DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
   REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\//, 'must be a redis:// URL')

@@ -61,6 +61,7 @@ export async function runService<C extends BaseConfig>(definition: ServiceDefini
   shutdown.add('redis', () => redis.quit().catch(() => redis.disconnect()));
 
   const db = createDb(config.DATABASE_URL, {
+    max: config.DATABASE_POOL_MAX,
     onError: (error) => logger.warn({ err: error }, 'idle database connection failed'),
     applicationName: `bursar-${definition.name}`,
   });

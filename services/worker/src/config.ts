@@ -30,6 +30,8 @@ export const configSchema = baseConfigSchema.extend({
       return [...new Set(names)] as QueueName[];
     }),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  /** As many connections as jobs run at once: 32 sends plus 4 per other queue. */
+  DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(48),
   ...storageConfigSchema.shape,
   ...whatsappConfigSchema.shape,
   /** Sends in flight at once per worker (they wait on the provider, not the CPU); the rate limit paces them. */

@@ -283,8 +283,20 @@ export async function resumeCampaign(
         round,
       })),
     );
-    await auditTransition(trx, actor, 'resume', row, { status: 'running', round, queued: messageIds.length });
-    return { id, status: 'running' as const };
+    // Nothing left to send (what was in flight at the pause has settled): no send will finish it.
+    const done =
+      messageIds.length === 0 &&
+      !(await trx
+        .selectFrom('whatsappMessages')
+        .select('id')
+        .where('campaignId', '=', id)
+        .where('status', '=', 'sending')
+        .limit(1)
+        .executeTakeFirst());
+    const status = done ? ('completed' as const) : ('running' as const);
+    if (done) await updateCampaign(trx, id, { status, finishedAt: new Date() });
+    await auditTransition(trx, actor, 'resume', row, { status, round, queued: messageIds.length });
+    return { id, status };
   });
 }
 

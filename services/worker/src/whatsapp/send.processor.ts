@@ -95,7 +95,9 @@ export async function processSendWhatsApp(
   if (!row) throw new UnrecoverableError(`message ${messageId} does not exist`);
   if (row.status !== 'queued' && row.status !== 'sending') return { status: row.status };
   if (row.campaignId) {
-    if (row.campaignStatus === 'cancelled') {
+    // A message mid-send when its campaign was cancelled may have reached the provider: it is
+    // reconciled below (its status webhook decides), never marked cancelled unseen.
+    if (row.campaignStatus === 'cancelled' && row.status === 'queued') {
       await settle(db, messageId, { status: 'cancelled' });
       return { status: 'cancelled' };
     }
@@ -140,6 +142,11 @@ export async function processSendWhatsApp(
     const waitUntil = row.attemptedAt.getTime() + whatsapp.reconcileAfterMs;
     // Its outcome is unknown: wait for the provider's word before calling again.
     if (now < waitUntil) return delayUntil(job, waitUntil);
+    // No word came: the provider never took it, and a cancelled campaign sends nothing more.
+    if (row.campaignStatus === 'cancelled') {
+      await settle(db, messageId, { status: 'cancelled' });
+      return { status: 'cancelled' };
+    }
     logger.warn({ messageId }, 'no status came for an attempted message; sending it again');
   }
   // Claimed only as it was read (the attempt count is its version: a timestamp read back in
