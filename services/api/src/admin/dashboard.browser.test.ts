@@ -1,0 +1,105 @@
+import { execFileSync } from 'node:child_process';
+import type { Queue } from 'bullmq';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRedis } from '@bursar/platform';
+import { testRedisUrl } from '@bursar/test-support';
+import { ensureCommand } from '../../../../scripts/lib/dependencies.js';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, STAFF_PASSWORD, createTestApi } from '../testing/harness.js';
+import { dashboardQueueNames } from './admin-board.js';
+import { emailOf, failedPaymentJob } from './admin.testing.js';
+
+// Generous waits inside the test: a cold Chromium on a loaded CI machine is slow to first paint.
+const UI_TIMEOUT_MS = 20_000;
+const REASON = 'provider event could not be matched';
+
+describe('job dashboard in a browser', async () => {
+  const api = await createTestApi();
+  const redis = createRedis(testRedisUrl(), 'worker');
+  afterAll(() => redis.quit());
+  const queues: Queue[] = [];
+  afterAll(() => Promise.all(queues.map((queue) => queue.close())));
+  let browser: Browser;
+
+  beforeAll(async () => {
+    ensureCommand('chromium', { apt: 'chromium', brew: 'chromium' }, 'the dashboard browser test drives it');
+    // No --user-data-dir: playwright gives each launch a fresh temporary profile and removes it.
+    browser = await chromium.launch({
+      // Debian's is /usr/bin/chromium; brew's lands elsewhere on the PATH.
+      executablePath: execFileSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim(),
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+  }, 60_000);
+  afterAll(() => browser?.close());
+
+  const signInThroughForm = async (email: string, password: string): Promise<Page> => {
+    const context = await browser.newContext({ baseURL: api.url });
+    // Hermetic: Bull Board's page asks Google Fonts for its typeface; nothing but the test api is reached.
+    await context.route(
+      (url) => url.origin !== new URL(api.url).origin,
+      (route) => route.abort(),
+    );
+    const page = await context.newPage();
+    page.setDefaultTimeout(UI_TIMEOUT_MS);
+    await page.goto('/admin/queues');
+    expect(new URL(page.url()).pathname).toBe('/admin/login');
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL((url) => url.pathname.startsWith('/admin/queues'));
+    return page;
+  };
+  /** The per-job action buttons that retry (Bull Board draws them as a refresh icon with a tooltip). */
+  const retryIconsOf = (page: Page) =>
+    page.locator('[data-base-ui-tooltip-trigger] button:has(svg.lucide-refresh-cw)');
+  const openFailedTab = async (page: Page) => {
+    await page.goto('/admin/queues/queue/payments?status=failed');
+    await page.getByText(REASON).first().waitFor();
+  };
+
+  it('signs a platform admin in through the form, shows every queue, and retries a failed job', async () => {
+    const failed = await failedPaymentJob(redis, api.queuePrefix, REASON);
+    queues.push(failed.queue);
+    const page = await signInThroughForm(ADMIN_EMAIL, ADMIN_PASSWORD);
+    for (const name of dashboardQueueNames()) {
+      await expect
+        .poll(() => page.getByText(name, { exact: true }).count(), { timeout: UI_TIMEOUT_MS })
+        .toBeGreaterThan(0);
+    }
+    await openFailedTab(page);
+    // The job card's Retry is an icon button named only by its tooltip: find it by its icon, check the tooltip.
+    const retry = retryIconsOf(page).first();
+    await retry.hover();
+    await page.getByText('Retry', { exact: true }).waitFor();
+    await retry.click();
+    const retried = page.waitForResponse(
+      (response) =>
+        response.request().method() === 'PUT' && response.url().endsWith(`/${failed.job.id}/retry`),
+    );
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    expect((await retried).status()).toBeLessThan(300);
+    await expect.poll(() => failed.job.getState(), { timeout: UI_TIMEOUT_MS }).toBe('waiting');
+    await page.context().close();
+  }, 60_000);
+
+  it('shows a school admin the failed job with no Retry button', async () => {
+    const failed = await failedPaymentJob(redis, api.queuePrefix, REASON);
+    queues.push(failed.queue);
+    const caller = await api.callerFor('school_admin', api.demoSchoolId);
+    const page = await signInThroughForm(await emailOf(api, caller.userId), STAFF_PASSWORD);
+    await openFailedTab(page);
+    expect(await page.getByRole('button', { name: /retry/i }).count()).toBe(0);
+    expect(await retryIconsOf(page).count()).toBe(0);
+    expect(await failed.job.getState()).toBe('failed');
+    await page.context().close();
+  }, 60_000);
+});
