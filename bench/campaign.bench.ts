@@ -320,11 +320,24 @@ const campaign: Benchmark = {
     const workerCount = positiveInt('BENCH_CAMPAIGN_WORKERS', 2);
     const receiptCount = positiveInt('BENCH_CAMPAIGN_RECEIPTS', 3);
     const sendConcurrency = process.env.BENCH_CAMPAIGN_SEND_CONCURRENCY;
+    // A diagnosis, never a default: `off` shows how much of a send is waiting for WAL flushes.
+    const synchronousCommit = process.env.BENCH_CAMPAIGN_SYNCHRONOUS_COMMIT;
+    if (synchronousCommit && !['on', 'off', 'local'].includes(synchronousCommit)) {
+      throw new Error(
+        `BENCH_CAMPAIGN_SYNCHRONOUS_COMMIT must be on, off or local, not "${synchronousCommit}"`,
+      );
+    }
     console.error(`  recreating bursar_bench_campaign with ${recipients} guardians`);
     await recreateDatabase(DATABASE_URL);
     await clearQueueKeys(QUEUE_PREFIX);
     const scratch = mkdtempSync(join(tmpdir(), 'bursar-bench-campaign-'));
     const db = createDb(DATABASE_URL, { max: 4, applicationName: 'bursar-bench-campaign' });
+    if (synchronousCommit) {
+      // This database only; the workers' sessions, opened after this, take it.
+      await sql`alter database bursar_bench_campaign set synchronous_commit = ${sql.raw(synchronousCommit)}`.execute(
+        db,
+      );
+    }
     const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
     const relay = createOutboxRelay({
       db,
@@ -637,8 +650,9 @@ const campaign: Benchmark = {
           better: 'lower',
           note:
             `${ours.map(([name]) => name).join(' + ')}: at most ${Math.round((cpus().length * 1000) / allMs)} msg/s ` +
-            `on ${cpus().length} cores with nothing else running; one worker process (one core for its ` +
-            `${workersMs.toFixed(2)} ms per message) at most ${Math.round(1000 / workersMs)} msg/s`,
+            `on ${cpus().length} cores with nothing else running; the worker${workerCount === 1 ? '' : 's'} ` +
+            `${workersMs.toFixed(2)} ms of it, so ${workerCount === 1 ? 'one process' : `${workerCount} processes`} ` +
+            `(a core each at most) could send at most ${Math.round((workerCount * 1000) / workersMs)} msg/s`,
         });
       }
 
