@@ -1,4 +1,6 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { Queue } from 'bullmq';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +14,10 @@ import { emailOf, failedPaymentJob } from './admin.testing.js';
 // Generous waits inside the test: a cold Chromium on a loaded CI machine is slow to first paint.
 const UI_TIMEOUT_MS = 20_000;
 const REASON = 'provider event could not be matched';
+/** The Content-Security-Policy Caddy sets on every answer (read from the Caddyfile, not copied). */
+const EDGE_CSP = /Content-Security-Policy "([^"]+)"/.exec(
+  readFileSync(fileURLToPath(new URL('../../../../Caddyfile', import.meta.url)), 'utf8'),
+)![1]!;
 
 describe('job dashboard in a browser', async () => {
   const api = await createTestApi();
@@ -20,6 +26,8 @@ describe('job dashboard in a browser', async () => {
   const queues: Queue[] = [];
   afterAll(() => Promise.all(queues.map((queue) => queue.close())));
   let browser: Browser;
+  /** CSP violations the pages reported, but the Google Fonts stylesheet the policy is meant to block. */
+  const cspViolations: string[] = [];
 
   beforeAll(async () => {
     ensureCommand('chromium', { apt: 'chromium', brew: 'chromium' }, 'the dashboard browser test drives it');
@@ -44,11 +52,19 @@ describe('job dashboard in a browser', async () => {
   const signInThroughForm = async (email: string, password: string): Promise<Page> => {
     const context = await browser.newContext({ baseURL: api.url });
     // Hermetic: Bull Board's page asks Google Fonts for its typeface; nothing but the test api is reached.
-    await context.route(
-      (url) => url.origin !== new URL(api.url).origin,
-      (route) => route.abort(),
-    );
+    // The api's answers get the edge's CSP, as Caddy adds it, so the board is tested under it.
+    await context.route('**/*', async (route) => {
+      if (new URL(route.request().url()).origin !== new URL(api.url).origin) return route.abort();
+      const response = await route.fetch({ maxRedirects: 0 });
+      await route.fulfill({
+        response,
+        headers: { ...response.headers(), 'content-security-policy': EDGE_CSP },
+      });
+    });
     const page = await context.newPage();
+    page.on('console', (message) => {
+      if (/content security policy/i.test(message.text())) cspViolations.push(message.text());
+    });
     page.setDefaultTimeout(UI_TIMEOUT_MS);
     await page.goto('/admin/queues');
     expect(new URL(page.url()).pathname).toBe('/admin/login');
@@ -88,6 +104,7 @@ describe('job dashboard in a browser', async () => {
     await page.getByRole('button', { name: 'Confirm' }).click();
     expect((await retried).status()).toBeLessThan(300);
     await expect.poll(() => failed.job.getState(), { timeout: UI_TIMEOUT_MS }).toBe('waiting');
+    expect(cspViolations.filter((text) => !text.includes('fonts.googleapis.com'))).toEqual([]);
     await page.context().close();
   }, 60_000);
 
