@@ -86,6 +86,8 @@ export function bannerLinks(ports: Record<string, string>): { label: string; url
   const base = `http://127.0.0.1:${ports.BURSAR_PORT}`;
   return [
     { label: 'API docs', url: `${base}/api/docs`, note: `OpenAPI: ${base}/api/openapi.json` },
+    // Redirects to /admin/login until signed in; the stack test's fetch follows it to the form (200).
+    { label: 'Job dashboard', url: `${base}/admin/queues`, note: 'sign in as a platform admin' },
     ...SERVICES.map((spec) =>
       spec.prefix
         ? { label: spec.name, url: `${base}${spec.prefix}/healthz` }
