@@ -315,8 +315,8 @@ const campaign: Benchmark = {
   async run(): Promise<BenchRow[]> {
     const recipients = positiveInt('BENCH_CAMPAIGN_RECIPIENTS', 50_000);
     const mps = positiveInt('BENCH_CAMPAIGN_MPS', 500);
-    // Two: one worker process spends about 2.8 ms of CPU per send, so a single one tops out
-    // near 350 msg/s, under the 500 the aim asks for; the limiter is shared through Redis.
+    // Two: one worker process spends 2.3–2.8 ms of CPU per send, so a single one tops out
+    // between 350 and 430 msg/s, under the 500 the aim asks for; the limiter is shared through Redis.
     const workerCount = positiveInt('BENCH_CAMPAIGN_WORKERS', 2);
     const receiptCount = positiveInt('BENCH_CAMPAIGN_RECEIPTS', 3);
     const sendConcurrency = process.env.BENCH_CAMPAIGN_SEND_CONCURRENCY;
@@ -652,7 +652,7 @@ const campaign: Benchmark = {
             `${ours.map(([name]) => name).join(' + ')}: at most ${Math.round((cpus().length * 1000) / allMs)} msg/s ` +
             `on ${cpus().length} cores with nothing else running; the worker${workerCount === 1 ? '' : 's'} ` +
             `${workersMs.toFixed(2)} ms of it, so ${workerCount === 1 ? 'one process' : `${workerCount} processes`} ` +
-            `(a core each at most) could send at most ${Math.round((workerCount * 1000) / workersMs)} msg/s`,
+            `(${workerCount === 1 ? 'a core' : 'a core each'} at most) could send at most ${Math.round((workerCount * 1000) / workersMs)} msg/s`,
         });
       }
 
