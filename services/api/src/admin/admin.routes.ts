@@ -3,6 +3,7 @@ import { decodeJwt } from 'jose';
 import { AppError, LoginBody, type Role } from '@bursar/contracts';
 import { sendProblem, statusOf } from '@bursar/platform';
 import type { ApiContext } from '../context.js';
+import { findUserById } from '../auth/auth.repository.js';
 import { logIn, logOut } from '../auth/auth.service.js';
 import { BOARD_PATH, createAdminBoards, type AdminBoards } from './admin-board.js';
 import { loginPage } from './admin-page.js';
@@ -99,15 +100,15 @@ export function createAdminApp({ config, db, keys, redis, loginLimiter, userStat
   const sendPage = (res: Response, status: number, page: string) =>
     res.status(status).type('html').setHeader('Cache-Control', 'no-store').send(page);
 
-  /** The request's live session, ended here when its user is gone, disabled or no longer has its role. */
-  const currentSession = async (req: Request): Promise<AdminSession | undefined> => {
+  /** The request's live session and its id, ended here when its user is gone, disabled or no longer has its role. */
+  const currentSession = async (req: Request): Promise<{ id: string; session: AdminSession } | undefined> => {
     const id = sessionIdOf(req);
     if (!id) return undefined;
     const session = await sessions.touch(id);
     if (!session) return undefined;
     const user = await userStates.get(session.userId);
     if (user?.status === 'active' && user.role === session.role && DASHBOARD_ROLES.includes(user.role)) {
-      return session;
+      return { id, session };
     }
     await sessions.end(id);
     return undefined;
@@ -116,11 +117,8 @@ export function createAdminApp({ config, db, keys, redis, loginLimiter, userStat
   app.use('/admin', sameOriginGuard(config.PUBLIC_URL));
 
   app.get(LOGIN_PATH, async (req, res) => {
-    const session = await currentSession(req);
-    const signedInAs = session
-      ? (await db.selectFrom('users').select('email').where('id', '=', session.userId).executeTakeFirst())
-          ?.email
-      : undefined;
+    const current = await currentSession(req);
+    const signedInAs = current ? (await findUserById(db, current.session.userId))?.email : undefined;
     sendPage(res, 200, loginPage({ signedInAs }));
   });
 
@@ -158,6 +156,9 @@ export function createAdminApp({ config, db, keys, redis, loginLimiter, userStat
         loginPage({ message: 'This account may not use the job dashboard; ask a platform admin.', email }),
       );
     }
+    // A new sign-in replaces the session the browser had, never leaves it alive beside the new one.
+    const previous = sessionIdOf(req);
+    if (previous) await sessions.end(previous);
     setCookie(res, await sessions.create({ userId, role: user.role }));
     res.redirect(303, BOARD_PATH);
   });
@@ -171,9 +172,10 @@ export function createAdminApp({ config, db, keys, redis, loginLimiter, userStat
 
   const requireSession: RequestHandler = async (req, res, next) => {
     const api = req.path.startsWith('/api/');
-    res.setHeader('Cache-Control', 'no-store');
-    const session = await currentSession(req);
-    if (!session) {
+    // Job lists and pages are live data; the board's hashed static files may be cached.
+    if (!req.path.startsWith('/static/')) res.setHeader('Cache-Control', 'no-store');
+    const current = await currentSession(req);
+    if (!current) {
       if (!api) return res.redirect(303, LOGIN_PATH);
       return sendProblem(
         res,
@@ -181,9 +183,12 @@ export function createAdminApp({ config, db, keys, redis, loginLimiter, userStat
       );
     }
     // The read-only board hides its buttons; this is what actually refuses the change.
+    const { id, session } = current;
     if (api && session.role !== 'platform_admin' && !SAFE_METHODS.has(req.method)) {
       return sendProblem(res, new AppError('forbidden', 'School admins see the job dashboard read-only'));
     }
+    // Sliding: Redis renewed the session's lifetime; the cookie's is renewed to match.
+    setCookie(res, id);
     res.locals.adminSession = session;
     next();
   };

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { type Queue } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
 import { JOBS } from '@bursar/contracts';
@@ -47,6 +48,17 @@ describe('job dashboard', async () => {
     expect(attributes).not.toContain('secure');
     const board = await get('/admin/queues', sessionCookieOf(response));
     expect(board.status).toBe(200);
+    // Redis holds the session under the id's SHA-256 (not the id), with the same lifetime.
+    const id = sessionCookieOf(response)!.split('=')[1]!;
+    const key = `${api.queuePrefix}:admin-session:${createHash('sha256').update(id).digest('hex')}`;
+    expect(await redis.ttl(key)).toBeGreaterThan(0);
+    expect(await redis.ttl(key)).toBeLessThanOrEqual(ADMIN_SESSION_TTL_SECONDS);
+    expect(JSON.parse((await redis.get(key))!)).toEqual({ userId: api.admin.userId, role: 'platform_admin' });
+    expect(await redis.exists(`${api.queuePrefix}:admin-session:${id}`)).toBe(0);
+    // Sliding: each request renews the cookie with the session (same id, a fresh Max-Age).
+    const renewed = board.headers.getSetCookie().find((c) => c.startsWith(`${ADMIN_SESSION_COOKIE}=`))!;
+    expect(renewed.split(';')[0]).toBe(sessionCookieOf(response));
+    expect(renewed.toLowerCase()).toContain(`max-age=${ADMIN_SESSION_TTL_SECONDS}`);
     expect(await board.text()).toContain('<base href="/admin/queues/"');
   });
 
@@ -213,6 +225,20 @@ describe('job dashboard', async () => {
         expect((await get('/admin/queues/api/queues', cookie)).status).toBe(401);
       }
     }
+  });
+
+  it('ends the previous session when the same browser signs in again', async () => {
+    const first = await signIn(api, ADMIN_EMAIL, ADMIN_PASSWORD);
+    const again = await postForm(
+      api,
+      '/admin/login',
+      { email: ADMIN_EMAIL, password: ADMIN_PASSWORD },
+      { origin: api.url, cookie: first },
+    );
+    const second = sessionCookieOf(again)!;
+    expect(second).not.toBe(first);
+    expect((await get('/admin/queues/api/queues', first)).status).toBe(401);
+    expect((await get('/admin/queues/api/queues', second)).status).toBe(200);
   });
 
   it('logs out: the session is deleted, the cookie cleared, and the answer a 303 to the login', async () => {
