@@ -68,7 +68,10 @@ async function startWorker(): Promise<ServiceProcess> {
     WHATSAPP_API_BASE: link.url,
     WHATSAPP_MPS: '300',
     WHATSAPP_SEND_CONCURRENCY: '64',
-    WHATSAPP_RECONCILE_AFTER_MS: '3000',
+    // Long enough for the webhooks of sends the provider took to be applied on a loaded machine (a
+    // shorter window would send those again: the trade-off the setting makes), short beside the
+    // minute BullMQ takes to hand back the jobs the killed worker held.
+    WHATSAPP_RECONCILE_AFTER_MS: '20000',
     OUTBOX_SWEEP_INTERVAL_MS: '200',
   });
   cleanups.push(() => killHard(child));
