@@ -1,5 +1,5 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
-import type { DB } from '@bursar/db';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import type { DB, Documents } from '@bursar/db';
 import type { ObjectStorage } from '@bursar/storage';
 import { documentHash, renderInvoicePdf, renderReceiptPdf } from './render.js';
 import { loadInvoiceDocument, loadReceiptDocument, type LoadOptions } from './load.js';
@@ -50,20 +50,7 @@ export function documentKey(kind: DocumentKind, schoolId: string, subjectId: str
   return `schools/${schoolId}/${kind}s/${subjectId}/${hash.slice(0, 32)}.pdf`;
 }
 
-function toStored(row: {
-  id: bigint;
-  kind: string;
-  subjectId: string;
-  schoolId: string;
-  version: number;
-  contentHash: string;
-  storageKey: string;
-  byteSize: number;
-  pages: number;
-  status: string | null;
-  balanceMinor: bigint | null;
-  createdAt: Date;
-}): StoredDocument {
+function toStored(row: Selectable<Documents>): StoredDocument {
   return { ...row, id: String(row.id), kind: row.kind as DocumentKind };
 }
 

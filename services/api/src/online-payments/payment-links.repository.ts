@@ -64,3 +64,13 @@ export async function findSchoolName(db: Db, schoolId: string): Promise<string> 
     .executeTakeFirstOrThrow();
   return row.name;
 }
+
+/** The currency of an invoice in any school (the pay page names no school), or undefined when there is none. */
+export async function findInvoiceCurrency(db: Db, invoiceId: string): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('invoices')
+    .select('currency')
+    .where('id', '=', invoiceId)
+    .executeTakeFirst();
+  return row?.currency;
+}

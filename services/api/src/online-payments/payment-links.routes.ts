@@ -10,6 +10,7 @@ import { readPayPageToken } from '@bursar/payments';
 import { describeRoute, readScope, route, type SystemActor } from '@bursar/platform';
 import type { ApiContext } from '../context.js';
 import { createPaymentLink } from './payment-links.service.js';
+import { findInvoiceCurrency } from './payment-links.repository.js';
 
 /** Who the audit trail says asked for a link when a guardian opened the pay link printed on an invoice. */
 const PAY_PAGE: SystemActor = { system: 'pay-page' };
@@ -64,18 +65,14 @@ export function paymentLinksRoutes({ db, config, logger }: ApiContext): Router {
           res.setHeader('Cache-Control', 'no-store');
           const invoiceId = readPayPageToken(config.PAY_LINK_SECRET, String(req.params.token));
           if (!invoiceId) return payPage(res, 404, 'This pay link is not valid', NOT_VALID);
-          const invoice = await db
-            .selectFrom('invoices')
-            .select(['currency'])
-            .where('id', '=', invoiceId)
-            .executeTakeFirst();
-          if (!invoice) return payPage(res, 404, 'This pay link is not valid', NOT_VALID);
+          const currency = await findInvoiceCurrency(db, invoiceId);
+          if (!currency) return payPage(res, 404, 'This pay link is not valid', NOT_VALID);
           const { link } = await createPaymentLink(
             { db, config, logger: req.log ?? logger },
             PAY_PAGE,
             null,
             invoiceId,
-            payPageProvider(invoice.currency),
+            payPageProvider(currency),
           );
           res.redirect(303, link.url);
         } catch (error) {
