@@ -213,7 +213,7 @@ async function main(): Promise<void> {
   // (not the process, which stops cleanly and exits 0) would otherwise be the
   // one a signal ends, reported as "exited with code SIGINT".
   processesRunning = true;
-  const { result } = concurrently(
+  const { result, commands } = concurrently(
     [
       ...SERVICES.map((spec) => ({
         name: spec.name,
@@ -235,7 +235,12 @@ async function main(): Promise<void> {
         : []),
       {
         name: 'caddy',
-        command: 'exec caddy run --config Caddyfile --adapter caddyfile',
+        // Caddy force-quits (exit 2) on a second SIGINT while it drains. A
+        // terminal's Ctrl+C reaches the whole foreground group and concurrently
+        // relays it as well, so Caddy runs in its own session (`setsid` execs in
+        // place: same pid, so concurrently still tracks it) and hears only the
+        // relay, which is sent to it once (below).
+        command: `exec ${onPath('setsid') ? 'setsid ' : ''}caddy run --config Caddyfile --adapter caddyfile`,
         cwd: root,
         env: childEnv,
         prefixColor: 'gray',
@@ -243,6 +248,16 @@ async function main(): Promise<void> {
     ],
     { prefix: 'name', padPrefix: true, killOthersOn: ['failure'], handleInput: false, killTimeout: 15_000 },
   );
+
+  for (const command of commands.filter((each) => each.name === 'caddy')) {
+    const kill = command.kill.bind(command);
+    let signalled = false;
+    command.kill = (signal) => {
+      if (signalled) return;
+      signalled = true;
+      kill(signal);
+    };
+  }
 
   const base = `http://127.0.0.1:${ports.BURSAR_PORT}`;
   const healthPaths = SERVICES.flatMap((spec) =>

@@ -236,11 +236,17 @@ describe('the stack behind Caddy', async () => {
         method: 'online',
         amountMinor: invoice.balanceMinor,
       });
-      const detail = await json(`/api/payments/${payments.body.data[0].id}`, { token });
-      expect(detail.body.events.map((event: { status: string }) => event.status).sort()).toEqual([
-        'applied',
-        'duplicate',
-      ]);
+      // Both provider events (the capture and the order's paid event) reach the same payment; the
+      // second may still be on its way through the outbox when the invoice already reads paid.
+      await expect
+        .poll(
+          async () =>
+            (await json(`/api/payments/${payments.body.data[0].id}`, { token })).body.events
+              .map((event: { status: string }) => event.status)
+              .sort(),
+          { timeout: 20_000, interval: 250 },
+        )
+        .toEqual(['applied', 'duplicate']);
     },
     40_000,
   );
