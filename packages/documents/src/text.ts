@@ -162,23 +162,47 @@ function cleanParagraphs(text: string): string[] {
 }
 
 /**
+ * How many of `parts` (graphemes), from the start, fit in `maxWidth` once
+ * `compose` has made them into the text to draw. The widths of single
+ * graphemes (each shaped once per process) add up to a guess; the drawn width
+ * of the composed text, which kerning makes differ a little from the sum,
+ * then moves the count to the exact boundary. So a long word costs a few
+ * shapings of its pieces, not one per prefix (a pay link of 100 characters
+ * would otherwise be shaped 100 times, each a new string).
+ */
+function fittingCount(
+  parts: readonly string[],
+  style: TextStyle,
+  maxWidth: number,
+  compose: (text: string) => string = (text) => text,
+): number {
+  const widthOf = (count: number) => measureText(compose(parts.slice(0, count).join('')), style);
+  let count = 0;
+  let guess = widthOf(0);
+  while (count < parts.length) {
+    const next = measureText(parts[count]!, style);
+    if (guess + next > maxWidth) break;
+    guess += next;
+    count++;
+  }
+  while (count < parts.length && widthOf(count + 1) <= maxWidth) count++;
+  while (count > 0 && widthOf(count) > maxWidth) count--;
+  return count;
+}
+
+/**
  * Breaks a word wider than the line into pieces that fit, at grapheme
- * boundaries (never inside a cluster). Widths of single graphemes add up to
- * a guess that is then checked against the width of the piece as drawn.
+ * boundaries (never inside a cluster); a grapheme wider than the line on its
+ * own is a piece by itself.
  */
 function breakWord(word: string, style: TextStyle, maxWidth: number): string[] {
   const pieces: string[] = [];
-  let piece = '';
-  for (const grapheme of splitGraphemes(word)) {
-    const candidate = piece + grapheme;
-    if (piece && measureText(candidate, style) > maxWidth) {
-      pieces.push(piece);
-      piece = grapheme;
-    } else {
-      piece = candidate;
-    }
+  let rest = splitGraphemes(word);
+  while (rest.length > 0) {
+    const count = Math.max(1, fittingCount(rest, style, maxWidth));
+    pieces.push(rest.slice(0, count).join(''));
+    rest = rest.slice(count);
   }
-  if (piece) pieces.push(piece);
   return pieces;
 }
 
@@ -210,13 +234,10 @@ function wrapParagraph(paragraph: string, style: TextStyle, maxWidth: number, in
 
 /** The longest start of `line` that fits `maxWidth` with an ellipsis after it. */
 function ellipsize(line: string, style: TextStyle, maxWidth: number): string {
+  const compose = (text: string) => `${text.trimEnd()}${ELLIPSIS}`;
   const parts = splitGraphemes(line);
-  while (parts.length > 0) {
-    const candidate = `${parts.join('').trimEnd()}${ELLIPSIS}`;
-    if (measureText(candidate, style) <= maxWidth) return candidate;
-    parts.pop();
-  }
-  return ELLIPSIS;
+  const count = fittingCount(parts, style, maxWidth, compose);
+  return count > 0 ? compose(parts.slice(0, count).join('')) : ELLIPSIS;
 }
 
 const blocks = new Map<string, TextBlock>();
