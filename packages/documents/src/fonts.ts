@@ -1,5 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import {
+  CANDIDATE_LIMIT,
+  isLatinLetter,
+  plainCharacters as analyse,
+  type AnalysedFont,
+} from './plain-glyphs.js';
 
 const require = createRequire(import.meta.url);
 
@@ -13,7 +19,8 @@ export type Face = 'sans' | 'sans-bold' | 'deva' | 'deva-bold';
 /** Every face, in the order each document opens them (so font ids and subset tags are fixed). */
 export const FACES: readonly Face[] = ['sans', 'sans-bold', 'deva', 'deva-bold'];
 
-const FILES: Record<Face, string> = {
+/** The font files, by package path. */
+export const FONT_FILES: Record<Face, string> = {
   sans: '@expo-google-fonts/noto-sans/400Regular/NotoSans_400Regular.ttf',
   'sans-bold': '@expo-google-fonts/noto-sans/700Bold/NotoSans_700Bold.ttf',
   deva: '@expo-google-fonts/noto-sans-devanagari/400Regular/NotoSansDevanagari_400Regular.ttf',
@@ -36,10 +43,17 @@ interface FontkitGlyph {
   readonly codePoints: number[];
 }
 
+/** A glyph's placement in font units, as fontkit's layout returns it. */
+type UnitPosition = Omit<GlyphPosition, 'advanceWidth'>;
+
 /** The part of a fontkit font this package and pdfkit's EmbeddedFont use. */
-interface FontkitFont {
+interface FontkitFont extends AnalysedFont {
   readonly unitsPerEm: number;
-  layout(text: string): { glyphs: FontkitGlyph[]; positions: Omit<GlyphPosition, 'advanceWidth'>[] };
+  layout(
+    text: string,
+    features?: string[],
+    script?: string,
+  ): { glyphs: FontkitGlyph[]; positions: UnitPosition[]; script: string };
   hasGlyphForCodePoint(codePoint: number): boolean;
 }
 
@@ -71,6 +85,17 @@ interface LoadedFace {
   /** Shaped pieces by text; a null-prototype object because it is also pdfkit's cache prototype. */
   runs: Record<string, ShapedRun>;
   count: number;
+  /** The characters this face shapes plainly (see plain-glyphs.ts), by code point. */
+  plain: Uint8Array;
+  /**
+   * What shaping a pair of plain characters alone adds to each glyph's
+   * placement, in font units ([x advance, y advance, x offset, y offset] of
+   * the first, then of the second), by script and pair; null where the pair
+   * does not shape as its two glyphs.
+   */
+  pairs: Map<string, Int32Array | null>;
+  /** The script fontkit gives a string with no letters (digits, punctuation, currency signs). */
+  commonScript: string;
 }
 
 /** Pieces kept per face before the cache starts over (a bound on memory, not a tuning knob). */
@@ -106,15 +131,125 @@ function faces(): Record<Face, LoadedFace> {
   if (!loaded) {
     const fontkit = loadFontkit();
     const entries = FACES.map((face): [Face, LoadedFace] => {
-      const base = fontkit.create(readFileSync(require.resolve(FILES[face])));
+      const base = fontkit.create(readFileSync(require.resolve(FONT_FILES[face])));
+      const shaper = viewOf(base);
       return [
         face,
-        { base, shaper: viewOf(base), scale: 1000 / base.unitsPerEm, runs: Object.create(null), count: 0 },
+        {
+          base,
+          shaper,
+          scale: 1000 / base.unitsPerEm,
+          runs: Object.create(null),
+          count: 0,
+          plain: analyse(base),
+          pairs: new Map(),
+          // The shaper, not the base: the layout engine is made on, and bound to, the first font laid out.
+          commonScript: shaper.layout('0').script,
+        },
       ];
     });
     loaded = Object.fromEntries(entries) as Record<Face, LoadedFace>;
   }
   return loaded;
+}
+
+/** A run in pdfkit's form from glyphs and their placements in font units. */
+function runOf(glyphs: FontkitGlyph[], positions: UnitPosition[], scale: number): ShapedRun {
+  let advanceWidth = 0;
+  const scaled = positions.map((position, index): GlyphPosition => {
+    advanceWidth += position.xAdvance * scale;
+    return {
+      xAdvance: position.xAdvance * scale,
+      yAdvance: position.yAdvance * scale,
+      xOffset: position.xOffset * scale,
+      yOffset: position.yOffset * scale,
+      advanceWidth: glyphs[index]!.advanceWidth * scale,
+    };
+  });
+  return { glyphs, positions: scaled, advanceWidth };
+}
+
+/** Whether every character of `piece` is one `face` shapes plainly. */
+function isPlain(loadedFace: LoadedFace, piece: string): boolean {
+  for (let index = 0; index < piece.length; index++) {
+    const code = piece.charCodeAt(index);
+    if (code >= CANDIDATE_LIMIT || loadedFace.plain[code] === 0) return false;
+  }
+  return true;
+}
+
+/** See {@link LoadedFace.pairs}. */
+function pairAdjustment(loadedFace: LoadedFace, script: string, pair: string): Int32Array | null {
+  const key = script + pair;
+  let adjustment = loadedFace.pairs.get(key);
+  if (adjustment === undefined) {
+    const { shaper } = loadedFace;
+    shaper._glyphs = {};
+    const laidOut = shaper.layout(pair, [], script);
+    const [first, second] = [
+      shapePiece(loadedFace, pair[0]!).glyphs,
+      shapePiece(loadedFace, pair[1]!).glyphs,
+    ];
+    adjustment = null;
+    if (
+      laidOut.glyphs.length === 2 &&
+      first.length === 1 &&
+      second.length === 1 &&
+      laidOut.glyphs[0]!.id === first[0]!.id &&
+      laidOut.glyphs[1]!.id === second[0]!.id
+    ) {
+      const [a, b] = laidOut.positions as [UnitPosition, UnitPosition];
+      adjustment = Int32Array.of(
+        a.xAdvance - first[0]!.advanceWidth,
+        a.yAdvance,
+        a.xOffset,
+        a.yOffset,
+        b.xAdvance - second[0]!.advanceWidth,
+        b.yAdvance,
+        b.xOffset,
+        b.yOffset,
+      );
+    }
+    loadedFace.pairs.set(key, adjustment);
+  }
+  return adjustment;
+}
+
+/**
+ * A plain piece put together from its characters' own glyphs (each shaped
+ * once, carrying its own code point) and each adjacent pair's kerning,
+ * exactly as fontkit would shape it whole; undefined where a pair does not
+ * shape as its two glyphs (the piece is then shaped in full).
+ */
+function composePlain(loadedFace: LoadedFace, piece: string): ShapedRun | undefined {
+  let script = loadedFace.commonScript;
+  for (let index = 0; index < piece.length; index++) {
+    if (isLatinLetter(piece.charCodeAt(index))) {
+      script = 'latn';
+      break;
+    }
+  }
+  const glyphs: FontkitGlyph[] = [];
+  const positions: UnitPosition[] = [];
+  for (let index = 0; index < piece.length; index++) {
+    const glyph = shapePiece(loadedFace, piece[index]!).glyphs[0]!;
+    glyphs.push(glyph);
+    positions.push({ xAdvance: glyph.advanceWidth, yAdvance: 0, xOffset: 0, yOffset: 0 });
+  }
+  for (let index = 0; index + 1 < piece.length; index++) {
+    const adjustment = pairAdjustment(loadedFace, script, piece.slice(index, index + 2));
+    if (!adjustment) return undefined;
+    const [a, b] = [positions[index]!, positions[index + 1]!];
+    a.xAdvance += adjustment[0]!;
+    a.yAdvance += adjustment[1]!;
+    a.xOffset += adjustment[2]!;
+    a.yOffset += adjustment[3]!;
+    b.xAdvance += adjustment[4]!;
+    b.yAdvance += adjustment[5]!;
+    b.xOffset += adjustment[6]!;
+    b.yOffset += adjustment[7]!;
+  }
+  return runOf(glyphs, positions, loadedFace.scale);
 }
 
 /**
@@ -124,26 +259,21 @@ function faces(): Record<Face, LoadedFace> {
  * glyph cache is emptied before each piece: a piece's glyphs then carry the
  * code points of that piece, whatever was shaped before it, and a document's
  * text layer depends on nothing but the document (the same as if pdfkit had
- * shaped it with a font of its own).
+ * shaped it with a font of its own). A piece of plain characters longer than
+ * one is put together from cached parts instead (see {@link composePlain}):
+ * a pay link or an invoice number is new in every document, and shaping it
+ * in full costs more than the rest of the page.
  */
 function shapePiece(loadedFace: LoadedFace, piece: string): ShapedRun {
   let run = loadedFace.runs[piece];
   if (!run) {
-    const { shaper, scale } = loadedFace;
-    shaper._glyphs = {};
-    const laidOut = shaper.layout(piece);
-    let advanceWidth = 0;
-    const positions = laidOut.positions.map((position, index): GlyphPosition => {
-      advanceWidth += position.xAdvance * scale;
-      return {
-        xAdvance: position.xAdvance * scale,
-        yAdvance: position.yAdvance * scale,
-        xOffset: position.xOffset * scale,
-        yOffset: position.yOffset * scale,
-        advanceWidth: laidOut.glyphs[index]!.advanceWidth * scale,
-      };
-    });
-    run = { glyphs: laidOut.glyphs, positions, advanceWidth };
+    run = piece.length > 1 && isPlain(loadedFace, piece) ? composePlain(loadedFace, piece) : undefined;
+    if (!run) {
+      const { shaper, scale } = loadedFace;
+      shaper._glyphs = {};
+      const laidOut = shaper.layout(piece);
+      run = runOf(laidOut.glyphs, laidOut.positions, scale);
+    }
     if (loadedFace.count >= MAX_CACHED_PIECES) {
       // Documents opened before keep the old object as their cache's prototype; they still work.
       loadedFace.runs = Object.create(null);
@@ -174,6 +304,19 @@ export function advanceOf(face: Face, text: string): number {
     }
   }
   return total;
+}
+
+/**
+ * How `face` shapes a piece, from the process's cache (for tests that hold
+ * it against fontkit's own layout), and the characters it shapes plainly.
+ */
+export function shapedPiece(face: Face, piece: string): Readonly<ShapedRun> {
+  return shapePiece(faces()[face], piece);
+}
+
+export function plainCharactersOf(face: Face): string {
+  const { plain } = faces()[face];
+  return String.fromCharCode(...[...plain.keys()].filter((code) => plain[code] === 1));
 }
 
 /** Whether `face` has a glyph for the code point (its cmap, no shaping). */
