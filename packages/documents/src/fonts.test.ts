@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { FACES, FONT_FILES, plainCharactersOf, shapedPiece, type Face } from './fonts.js';
+import { FACES, FONT_FILES, plainCharactersOf, shapedPiece, subsetFor, type Face } from './fonts.js';
 import { CANDIDATES } from './plain-glyphs.js';
 
 const require = createRequire(import.meta.url);
@@ -62,9 +62,11 @@ function random(seed: number) {
 }
 
 describe('plain pieces, put together from cached glyphs and pairs', () => {
-  it('leaves out only the characters some default lookup can start on (Noto Sans: f, for its ligatures)', () => {
-    expect(plainCharactersOf('sans')).not.toContain('f');
-    expect(plainCharactersOf('sans-bold')).not.toContain('f');
+  it('leaves out only the characters some default lookup can start on (f only where its ligatures form)', () => {
+    // f is plain where no ligature of it forms: "of" is put together, "office" shaped in full.
+    expect(plainCharactersOf('sans')).toContain('f');
+    expect(shapedPiece('sans', 'fi').glyphs).toHaveLength(1);
+    expect(shapedPiece('sans', 'of').glyphs).toHaveLength(2);
     for (const face of FACES) {
       // (Noto Sans Devanagari has no narrow no-break space: it is Noto Sans's, which prints French amounts.)
       const expected = face.startsWith('sans')
@@ -124,5 +126,21 @@ describe('plain pieces, put together from cached glyphs and pairs', () => {
     }
     const avatar = renderer('sans', 'AV').positions;
     expect(avatar[0]![0]).toBeLessThan(shapedPiece('sans', 'A').positions[0]!.xAdvance);
+  });
+});
+
+describe('font subsets from the glyph cache', () => {
+  it.each(FACES)('are the bytes fontkit writes itself, compound glyphs included (%s)', (face) => {
+    const texts = [
+      'INV-2026-000042 ₹12,34,567.89 Zoë Łukasz José Müller Ñandú Åse Øre',
+      'आशा रोहन कुमार क्षत्रिय श्री द्वितीय',
+      'https://pay.bursar.example/api/pay/i/8af0179f-6cd8.6kN-YKAYJi2EHXt6-h8w',
+    ];
+    for (const text of texts) {
+      // Twice cached: the second subset is made wholly from the cache.
+      const fontkitOwn = Buffer.from(subsetFor(face, text, false));
+      expect(Buffer.from(subsetFor(face, text, true)).equals(fontkitOwn), text).toBe(true);
+      expect(Buffer.from(subsetFor(face, text, true)).equals(fontkitOwn), text).toBe(true);
+    }
   });
 });

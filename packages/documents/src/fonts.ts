@@ -5,6 +5,7 @@ import {
   isLatinLetter,
   plainCharacters as analyse,
   type AnalysedFont,
+  type PlainCharacters,
 } from './plain-glyphs.js';
 
 const require = createRequire(import.meta.url);
@@ -85,8 +86,8 @@ interface LoadedFace {
   /** Shaped pieces by text; a null-prototype object because it is also pdfkit's cache prototype. */
   runs: Record<string, ShapedRun>;
   count: number;
-  /** The characters this face shapes plainly (see plain-glyphs.ts), by code point. */
-  plain: Uint8Array;
+  /** The characters this face shapes plainly (see plain-glyphs.ts). */
+  plain: PlainCharacters;
   /**
    * What shaping a pair of plain characters alone adds to each glyph's
    * placement, in font units ([x advance, y advance, x offset, y offset] of
@@ -96,6 +97,8 @@ interface LoadedFace {
   pairs: Map<string, Int32Array | null>;
   /** The script fontkit gives a string with no letters (digits, punctuation, currency signs). */
   commonScript: string;
+  /** What each glyph adds to a font subset (see {@link documentView}). */
+  subsetGlyphs: Map<number, SubsetGlyph>;
 }
 
 /** Pieces kept per face before the cache starts over (a bound on memory, not a tuning knob). */
@@ -127,6 +130,99 @@ function viewOf(base: FontkitFont): FontView {
   return view;
 }
 
+/** What a glyph adds to a document's font subset, the same in every document (see {@link documentView}). */
+interface SubsetGlyph {
+  /** Its `glyf` entry as stored in the font. */
+  bytes: Uint8Array;
+  /** A compound glyph's components: the glyph each names and where in `bytes` its id sits. */
+  components: { glyphID: number; pos: number }[] | null;
+  advance: number;
+  bearing: number;
+}
+
+/** The part of fontkit's TrueType subset (TTFSubset, fontkit 2.0) the subset cache works with. */
+interface TrueTypeSubset {
+  glyf: Uint8Array[];
+  loca: { offsets: number[] };
+  hmtx: { metrics: { advance: number; bearing: number }[] };
+  offset: number;
+  includeGlyph(glyph: number): number;
+  _addGlyph(glyph: number): number;
+  encode(): Uint8Array;
+}
+
+interface DecodedGlyph {
+  _decode(): { numberOfContours: number; components?: { glyphID: number; pos: number }[] } | null;
+  _getMetrics(): { leftBearing: number };
+  advanceWidth: number;
+}
+
+type SubsetFont = FontView & {
+  createSubset(): TrueTypeSubset;
+  getGlyph(id: number): DecodedGlyph;
+  loca: { offsets: number[] };
+  _getTableStream(tag: 'glyf'): { pos: number; readBuffer(length: number): Uint8Array };
+  _variationProcessor?: unknown;
+};
+
+/** How fontkit's TTFSubset adds a glyph, read once per glyph per process. */
+function subsetGlyphOf(font: SubsetFont, glyphId: number): SubsetGlyph {
+  const glyph = font.getGlyph(glyphId);
+  const decoded = glyph._decode();
+  const start = font.loca.offsets[glyphId]!;
+  const stream = font._getTableStream('glyf');
+  stream.pos += start;
+  const bytes = Uint8Array.from(stream.readBuffer(font.loca.offsets[glyphId + 1]! - start));
+  return {
+    bytes,
+    components:
+      decoded && decoded.numberOfContours < 0
+        ? (decoded.components ?? []).map(({ glyphID, pos }) => ({ glyphID, pos }))
+        : null,
+    advance: glyph.advanceWidth,
+    bearing: glyph._getMetrics().leftBearing,
+  };
+}
+
+/**
+ * A document's view of a face ({@link viewOf}) whose font subset takes each
+ * glyph's entry from the process's cache. fontkit's subset decodes every
+ * glyph's outline again for every document only to learn whether it is a
+ * compound one; what it then writes (the stored bytes, compound components
+ * renumbered, the advance and bearing) depends on nothing but the glyph, so
+ * it is read once per process and the bytes written are the same.
+ */
+function documentView(loadedFace: LoadedFace): FontView {
+  const view = viewOf(loadedFace.base) as SubsetFont;
+  if (view._variationProcessor) return view;
+  const createSubset = view.createSubset.bind(view);
+  view.createSubset = () => {
+    const subset = createSubset();
+    if (typeof subset._addGlyph !== 'function') return subset;
+    subset._addGlyph = function addGlyph(this: TrueTypeSubset, glyphId: number): number {
+      let entry = loadedFace.subsetGlyphs.get(glyphId);
+      if (!entry) {
+        entry = subsetGlyphOf(view, glyphId);
+        loadedFace.subsetGlyphs.set(glyphId, entry);
+      }
+      let bytes = entry.bytes;
+      if (entry.components) {
+        bytes = Uint8Array.from(entry.bytes);
+        const data = new DataView(bytes.buffer);
+        for (const component of entry.components)
+          data.setUint16(component.pos, this.includeGlyph(component.glyphID));
+      }
+      this.glyf.push(bytes);
+      this.loca.offsets.push(this.offset);
+      this.hmtx.metrics.push({ advance: entry.advance, bearing: entry.bearing });
+      this.offset += bytes.length;
+      return this.glyf.length - 1;
+    };
+    return subset;
+  };
+  return view;
+}
+
 function faces(): Record<Face, LoadedFace> {
   if (!loaded) {
     const fontkit = loadFontkit();
@@ -145,6 +241,7 @@ function faces(): Record<Face, LoadedFace> {
           pairs: new Map(),
           // The shaper, not the base: the layout engine is made on, and bound to, the first font laid out.
           commonScript: shaper.layout('0').script,
+          subsetGlyphs: new Map(),
         },
       ];
     });
@@ -173,7 +270,7 @@ function runOf(glyphs: FontkitGlyph[], positions: UnitPosition[], scale: number)
 function isPlain(loadedFace: LoadedFace, piece: string): boolean {
   for (let index = 0; index < piece.length; index++) {
     const code = piece.charCodeAt(index);
-    if (code >= CANDIDATE_LIMIT || loadedFace.plain[code] === 0) return false;
+    if (code >= CANDIDATE_LIMIT || loadedFace.plain.table[code] === 0) return false;
   }
   return true;
 }
@@ -218,8 +315,8 @@ function pairAdjustment(loadedFace: LoadedFace, script: string, pair: string): I
 /**
  * A plain piece put together from its characters' own glyphs (each shaped
  * once, carrying its own code point) and each adjacent pair's kerning,
- * exactly as fontkit would shape it whole; undefined where a pair does not
- * shape as its two glyphs (the piece is then shaped in full).
+ * exactly as fontkit would shape it whole; undefined where a ligature forms
+ * or a pair does not shape as its two glyphs (the piece is then shaped in full).
  */
 function composePlain(loadedFace: LoadedFace, piece: string): ShapedRun | undefined {
   let script = loadedFace.commonScript;
@@ -235,6 +332,13 @@ function composePlain(loadedFace: LoadedFace, piece: string): ShapedRun | undefi
     const glyph = shapePiece(loadedFace, piece[index]!).glyphs[0]!;
     glyphs.push(glyph);
     positions.push({ xAdvance: glyph.advanceWidth, yAdvance: 0, xOffset: 0, yOffset: 0 });
+  }
+  const { table, ligatures } = loadedFace.plain;
+  for (let index = 0; index < piece.length; index++) {
+    if (table[piece.charCodeAt(index)] !== 2) continue;
+    const follows = (components: number[]) =>
+      components.every((glyph, offset) => glyphs[index + 1 + offset]?.id === glyph);
+    if (ligatures.get(glyphs[index]!.id)!.some(follows)) return undefined;
   }
   for (let index = 0; index + 1 < piece.length; index++) {
     const adjustment = pairAdjustment(loadedFace, script, piece.slice(index, index + 2));
@@ -315,8 +419,20 @@ export function shapedPiece(face: Face, piece: string): Readonly<ShapedRun> {
 }
 
 export function plainCharactersOf(face: Face): string {
-  const { plain } = faces()[face];
-  return String.fromCharCode(...[...plain.keys()].filter((code) => plain[code] === 1));
+  const { table } = faces()[face].plain;
+  return String.fromCharCode(...[...table.keys()].filter((code) => table[code] !== 0));
+}
+
+/**
+ * The font subset a document printing `text` in `face` embeds, made with the
+ * subset cache or by fontkit alone (for the test that they are the same bytes).
+ */
+export function subsetFor(face: Face, text: string, cached: boolean): Uint8Array {
+  const loadedFace = faces()[face];
+  const view = (cached ? documentView(loadedFace) : viewOf(loadedFace.base)) as SubsetFont;
+  const subset = view.createSubset();
+  for (const glyph of view.layout(text).glyphs) subset.includeGlyph(glyph.id);
+  return subset.encode();
 }
 
 /** Whether `face` has a glyph for the code point (its cmap, no shaping). */
@@ -365,7 +481,7 @@ export function registerFaces(doc: PDFKit.PDFDocument): Record<Face, DocumentFon
   const all = faces();
   const opened = {} as Record<Face, DocumentFont>;
   for (const face of FACES) {
-    doc.registerFont(face, viewOf(all[face].base) as unknown as Buffer);
+    doc.registerFont(face, documentView(all[face]) as unknown as Buffer);
     doc.font(face);
     const font = (doc as unknown as { _font: unknown })._font;
     if (!isDocumentFont(font)) {

@@ -41,8 +41,31 @@ const DEFAULT_FEATURES = new Set([
 type Parsed = Record<string, unknown>;
 
 interface LayoutTable {
+  scriptList: unknown;
   featureList: unknown;
   lookupList: unknown;
+}
+
+/**
+ * The scripts fontkit reads a string of these characters in: Latin where it
+ * has a letter, else none it finds, so its defaults (DFLT, dflt, latn).
+ */
+const SCRIPTS = new Set(['latn', 'DFLT', 'dflt']);
+
+/**
+ * The features fontkit can apply to these characters: those of the default
+ * language of each of {@link SCRIPTS} (fontkit is given no language, so a
+ * language's own forms, Catalan's l·l, never apply); every feature when the
+ * font has none of these scripts.
+ */
+function reachableFeatures(table: LayoutTable): number[] {
+  const features = new Set<number>();
+  for (const entry of list(table.scriptList)) {
+    if (!SCRIPTS.has(entry.tag as string)) continue;
+    const defaultLangSys = (entry.script as Parsed | undefined)?.defaultLangSys as Parsed | undefined;
+    for (const index of list(defaultLangSys?.featureIndexes) as unknown as number[]) features.add(index);
+  }
+  return features.size ? [...features] : list(table.featureList).map((_, index) => index);
 }
 
 export interface AnalysedFont {
@@ -99,17 +122,26 @@ export function isLatinLetter(code: number): boolean {
 }
 
 /**
- * The glyphs of `candidates` that can start a lookup of this subtable on a string
- * of candidate glyphs. `tableName` is GSUB or GPOS; `type` the lookup type after
- * unwrapping extensions.
+ * A glyph of `candidates` that can start a lookup on a string of candidate
+ * glyphs; with `ligature`, only where these glyphs follow it.
+ */
+interface Trigger {
+  glyph: number;
+  ligature?: number[];
+}
+
+/**
+ * The triggers of this subtable. `tableName` is GSUB or GPOS; `type` the
+ * lookup type after unwrapping extensions.
  */
 function triggers(
   tableName: 'GSUB' | 'GPOS',
   type: number,
   subtable: Parsed,
   candidates: Set<number>,
-): number[] {
-  const covered = (glyphs: number[]) => glyphs.filter((glyph) => candidates.has(glyph));
+): Trigger[] {
+  const covered = (glyphs: number[]) =>
+    glyphs.filter((glyph) => candidates.has(glyph)).map((glyph): Trigger => ({ glyph }));
   const allCandidates = (glyphs: unknown) =>
     (list(glyphs) as unknown as number[]).every((glyph) => candidates.has(glyph));
   const context = tableName === 'GSUB' ? type === 5 || type === 6 : type === 7 || type === 8;
@@ -119,9 +151,15 @@ function triggers(
   if (tableName === 'GSUB' && type === 4) {
     // Ligatures: a set per covered first glyph; each ligature lists its other components.
     const sets = list(subtable.ligatureSets);
-    return coverage(subtable.coverage).filter(
-      (glyph, index) =>
-        candidates.has(glyph) && list(sets[index]).some((ligature) => allCandidates(ligature.components)),
+    return coverage(subtable.coverage).flatMap((glyph, index) =>
+      candidates.has(glyph)
+        ? list(sets[index])
+            .filter((ligature) => allCandidates(ligature.components))
+            .map((ligature): Trigger => ({
+              glyph,
+              ligature: list(ligature.components) as unknown as number[],
+            }))
+        : [],
     );
   }
   if (context && subtable.version === 3) {
@@ -133,32 +171,46 @@ function triggers(
   if (context && subtable.version === 1) {
     // Glyph-sequence rules, a set per covered first glyph.
     const sets = list(subtable.chainRuleSets ?? subtable.ruleSets);
-    return coverage(subtable.coverage).filter(
-      (glyph, index) =>
-        candidates.has(glyph) &&
-        list(sets[index]).some(
-          (rule) =>
-            allCandidates(rule.backtrack) && allCandidates(rule.input) && allCandidates(rule.lookahead),
-        ),
-    );
+    return coverage(subtable.coverage)
+      .filter(
+        (glyph, index) =>
+          candidates.has(glyph) &&
+          list(sets[index]).some(
+            (rule) =>
+              allCandidates(rule.backtrack) && allCandidates(rule.input) && allCandidates(rule.lookahead),
+          ),
+      )
+      .map((glyph): Trigger => ({ glyph }));
   }
   return covered(coverage(subtable.coverage));
 }
 
-/**
- * A table by code point below {@link CANDIDATE_LIMIT}: 1 where the character
- * is a candidate `font` has a glyph for and shapes plainly, 0 otherwise.
- */
-export function plainCharacters(font: AnalysedFont): Uint8Array {
+/** What {@link plainCharacters} found. */
+export interface PlainCharacters {
+  /**
+   * By code point below {@link CANDIDATE_LIMIT}: 1 where the character is a
+   * candidate the font has a glyph for and shapes plainly; 2 where it does so
+   * unless one of its {@link ligatures} follows it (an f, unless an i or an l
+   * comes next); 0 otherwise.
+   */
+  table: Uint8Array;
+  /** By first glyph: the glyphs after it that make a ligature with it. */
+  ligatures: Map<number, number[][]>;
+}
+
+export function plainCharacters(font: AnalysedFont): PlainCharacters {
   const glyphOf = new Map<number, number>();
   for (const code of CANDIDATES) glyphOf.set(code, font.glyphForCodePoint(code).id);
   const candidates = new Set([...glyphOf.values()].filter((glyph) => glyph !== 0));
   const notPlain = new Set<number>();
+  const ligatures = new Map<number, number[][]>();
   for (const tableName of ['GSUB', 'GPOS'] as const) {
     const table = font[tableName];
     if (!table) continue;
+    const features = list(table.featureList);
     const indexes = new Set<number>();
-    for (const feature of list(table.featureList)) {
+    for (const featureIndex of reachableFeatures(table)) {
+      const feature = features[featureIndex]!;
       if (!DEFAULT_FEATURES.has(feature.tag as string)) continue;
       for (const index of list((feature.feature as Parsed).lookupListIndexes) as unknown as number[])
         indexes.add(index);
@@ -171,11 +223,16 @@ export function plainCharacters(font: AnalysedFont): Uint8Array {
         const unwrap = lookup.lookupType === extension;
         const type = (unwrap ? wrapped.lookupType : lookup.lookupType) as number;
         const subtable = (unwrap ? wrapped.extension : wrapped) as Parsed;
-        for (const glyph of triggers(tableName, type, subtable, candidates)) notPlain.add(glyph);
+        for (const { glyph, ligature } of triggers(tableName, type, subtable, candidates)) {
+          if (!ligature) notPlain.add(glyph);
+          else ligatures.set(glyph, [...(ligatures.get(glyph) ?? []), ligature]);
+        }
       }
     }
   }
-  const plain = new Uint8Array(CANDIDATE_LIMIT);
-  for (const [code, glyph] of glyphOf) if (glyph !== 0 && !notPlain.has(glyph)) plain[code] = 1;
-  return plain;
+  const table = new Uint8Array(CANDIDATE_LIMIT);
+  for (const [code, glyph] of glyphOf) {
+    if (glyph !== 0 && !notPlain.has(glyph)) table[code] = ligatures.has(glyph) ? 2 : 1;
+  }
+  return { table, ligatures };
 }
