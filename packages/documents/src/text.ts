@@ -143,6 +143,8 @@ export function measureText(text: string, style: TextStyle): number {
 const graphemes = new Intl.Segmenter('und', { granularity: 'grapheme' });
 
 function splitGraphemes(text: string): string[] {
+  // Printable ASCII is one grapheme per character (a pay link, an invoice number): no segmenter.
+  if (/^[\x20-\x7e]*$/.test(text)) return text.split('');
   return Array.from(graphemes.segment(text), (part) => part.segment);
 }
 
