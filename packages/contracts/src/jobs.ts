@@ -126,20 +126,24 @@ export const renderReceiptPdf = defineJob({
   jobId: ({ paymentId, revision }) => `receipt-pdf.render.${paymentId}.${revision}`,
 });
 
+/** Invoices per `pdf-batch.chunk` job: enough to share a transaction's statements, few enough to show progress. */
+export const PDF_BATCH_CHUNK = 25;
+
 /**
- * One invoice of a bulk render: makes sure the invoice's current PDF is
- * stored (rendering it only if needed), then marks the batch item done with
- * that version, once. Behind one-off renders on the queue.
+ * A run of a bulk render's invoices, in batch order: makes sure each
+ * invoice's current PDF is stored (rendering it only if needed) and marks its
+ * item done with that version, once, all in one transaction. Behind one-off
+ * renders on the queue.
  */
-export const renderPdfBatchItem = defineJob({
-  name: 'pdf-batch.item',
+export const renderPdfBatchChunk = defineJob({
+  name: 'pdf-batch.chunk',
   queue: 'invoice-pdf',
   version: 1,
-  payload: z.strictObject({ batchId: z.uuid(), invoiceId: z.uuid() }),
+  payload: z.strictObject({ batchId: z.uuid(), invoiceIds: z.array(z.uuid()).min(1).max(PDF_BATCH_CHUNK) }),
   attempts: 8,
   backoff: { type: 'exponential', delay: 5_000 },
   priority: 10,
-  jobId: ({ batchId, invoiceId }) => `pdf-batch.item.${batchId}.${invoiceId}`,
+  jobId: ({ batchId, invoiceIds }) => `pdf-batch.chunk.${batchId}.${invoiceIds[0]}`,
 });
 
 /**
@@ -252,7 +256,7 @@ export const JOBS = defineCatalog({
   'payment-event.apply': applyPaymentEvent,
   'invoice-pdf.render': renderInvoicePdf,
   'receipt-pdf.render': renderReceiptPdf,
-  'pdf-batch.item': renderPdfBatchItem,
+  'pdf-batch.chunk': renderPdfBatchChunk,
   'pdf-batch.track': trackPdfBatch,
   'whatsapp-campaign.launch': launchCampaign,
   'whatsapp.send': sendWhatsApp,

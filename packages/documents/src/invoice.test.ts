@@ -1,6 +1,6 @@
 import { crc32 } from 'node:zlib';
 import { formatMoney } from '@bursar/contracts';
-import jsQR from 'jsqr';
+import jsQRModule from 'jsqr';
 import { describe, expect, it } from 'vitest';
 import { renderInvoicePdf } from './index.js';
 import type { InvoiceDocument, InvoiceDocumentLine } from './model.js';
@@ -18,6 +18,9 @@ import {
   pdfWords,
   schoolHeader,
 } from './testing.js';
+
+// jsqr is CommonJS whose module.exports is the function (and its `default`); its types declare only the default.
+const jsQR = (jsQRModule as unknown as { default: typeof jsQRModule.default }).default;
 
 /** pdftotext -layout pads columns with spaces; compare text with runs of spaces as one. */
 function squash(text: string): string {

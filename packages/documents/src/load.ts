@@ -89,7 +89,22 @@ export async function loadInvoiceDocument(
   invoiceId: string,
   options: LoadOptions,
 ): Promise<LoadedInvoice | undefined> {
-  const row = await db
+  return (await loadInvoiceDocuments(db, [invoiceId], options)).get(invoiceId);
+}
+
+/**
+ * Invoices as their PDFs show them now, by id, in two queries however many
+ * (a bulk render loads its invoices a chunk at a time); an id that does not
+ * exist is left out.
+ */
+export async function loadInvoiceDocuments(
+  db: Db,
+  invoiceIds: readonly string[],
+  options: LoadOptions,
+): Promise<Map<string, LoadedInvoice>> {
+  const loaded = new Map<string, LoadedInvoice>();
+  if (invoiceIds.length === 0) return loaded;
+  const rows = await db
     .selectFrom('invoices')
     .innerJoin('schools', 'schools.id', 'invoices.schoolId')
     .innerJoin('students', 'students.id', 'invoices.studentId')
@@ -120,42 +135,48 @@ export async function loadInvoiceDocument(
       'classes.name as className',
       payerName.as('guardianName'),
     ])
-    .where('invoices.id', '=', invoiceId)
-    .executeTakeFirst();
-  if (!row) return undefined;
-  const lines = (await loadInvoiceLines(db, [invoiceId])).get(invoiceId) ?? [];
-  const balanceMinor = BigInt(row.balanceMinor);
-  let subtotalMinor = 0n;
-  let discountMinor = 0n;
-  for (const line of lines) {
-    if (line.amountMinor < 0n) discountMinor -= line.amountMinor;
-    else subtotalMinor += line.amountMinor;
+    .where('invoices.id', 'in', [...invoiceIds])
+    .execute();
+  const linesByInvoice = await loadInvoiceLines(
+    db,
+    rows.map((row) => row.id),
+  );
+  for (const row of rows) {
+    const lines = linesByInvoice.get(row.id) ?? [];
+    const balanceMinor = BigInt(row.balanceMinor);
+    let subtotalMinor = 0n;
+    let discountMinor = 0n;
+    for (const line of lines) {
+      if (line.amountMinor < 0n) discountMinor -= line.amountMinor;
+      else subtotalMinor += line.amountMinor;
+    }
+    const model: InvoiceDocument = {
+      school: { ...schoolHeader(row), logo: await options.logos.get(row.schoolId, row.logoUpdatedAt) },
+      invoice: {
+        number: row.number,
+        issueDate: row.issueDate,
+        dueDate: row.dueDate,
+        notes: row.notes,
+        stamp: STAMPS[row.status] ?? null,
+        lines,
+        subtotalMinor,
+        discountMinor,
+        paidMinor: row.paidMinor,
+        refundedMinor: row.refundedMinor,
+        balanceMinor,
+        voidReason: row.voidReason,
+      },
+      student: {
+        fullName: `${row.firstName} ${row.lastName}`.trim(),
+        admissionNo: row.admissionNo,
+        className: row.className,
+      },
+      guardian: row.guardianName ? { name: row.guardianName } : null,
+      payLink: balanceMinor > 0n && row.status !== 'void' ? options.payLink(row.id) : null,
+    };
+    loaded.set(row.id, { model, schoolId: row.schoolId, status: row.status, balanceMinor });
   }
-  const model: InvoiceDocument = {
-    school: { ...schoolHeader(row), logo: await options.logos.get(row.schoolId, row.logoUpdatedAt) },
-    invoice: {
-      number: row.number,
-      issueDate: row.issueDate,
-      dueDate: row.dueDate,
-      notes: row.notes,
-      stamp: STAMPS[row.status] ?? null,
-      lines,
-      subtotalMinor,
-      discountMinor,
-      paidMinor: row.paidMinor,
-      refundedMinor: row.refundedMinor,
-      balanceMinor,
-      voidReason: row.voidReason,
-    },
-    student: {
-      fullName: `${row.firstName} ${row.lastName}`.trim(),
-      admissionNo: row.admissionNo,
-      className: row.className,
-    },
-    guardian: row.guardianName ? { name: row.guardianName } : null,
-    payLink: balanceMinor > 0n && row.status !== 'void' ? options.payLink(row.id) : null,
-  };
-  return { model, schoolId: row.schoolId, status: row.status, balanceMinor };
+  return loaded;
 }
 
 /** What a receipt's document model was loaded with, beside the model. */

@@ -13,7 +13,7 @@ import { processWhatsAppEvent } from './whatsapp/events.processor.js';
 import { processReminders, processTransactional } from './whatsapp/transactional.processor.js';
 import {
   processInvoicePdf,
-  processPdfBatchItem,
+  processPdfBatchChunk,
   processPdfBatchTracker,
   processReceiptPdf,
 } from './documents/documents.processor.js';
@@ -49,7 +49,7 @@ export const processors: Processors<typeof JOBS> = {
   'payment-event.apply': processPaymentEvent,
   'invoice-pdf.render': processInvoicePdf,
   'receipt-pdf.render': processReceiptPdf,
-  'pdf-batch.item': processPdfBatchItem,
+  'pdf-batch.chunk': processPdfBatchChunk,
   'pdf-batch.track': processPdfBatchTracker,
   'whatsapp-campaign.launch': processLaunchCampaign,
   'whatsapp.send': processSendWhatsApp,

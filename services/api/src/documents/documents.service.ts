@@ -7,6 +7,7 @@ import {
   AppError,
   JOBS,
   MAX_PDF_BATCH,
+  PDF_BATCH_CHUNK,
   type CreatePdfBatchBody,
   type ListPdfBatchesQuery,
   type Paginated,
@@ -196,8 +197,9 @@ async function resolveBatch(
 }
 
 /**
- * Starts a bulk render: the batch and its items, one job per item and the
- * progress tracker, all in one transaction (through the outbox, so a crash
+ * Starts a bulk render: the batch and its items, a job per run of
+ * {@link PDF_BATCH_CHUNK} items in batch order and the progress tracker, all
+ * in one transaction (through the outbox, so a crash
  * or a Redis restart loses none of them).
  */
 export async function createPdfBatch(
@@ -213,11 +215,12 @@ export async function createPdfBatch(
   const { schoolId: _school, ...selector } = body;
   const batchId = await transactionWithOutbox(context.db, context.outbox, async (trx) => {
     const id = await insertBatch(trx, { schoolId, requestedBy: actor.caller.userId, selector, invoices });
-    await enqueueMany(
-      trx,
-      JOBS['pdf-batch.item'],
-      invoices.map((invoice) => ({ batchId: id, invoiceId: invoice.id })),
-    );
+    const chunks: { batchId: string; invoiceIds: string[] }[] = [];
+    for (let start = 0; start < invoices.length; start += PDF_BATCH_CHUNK) {
+      const invoiceIds = invoices.slice(start, start + PDF_BATCH_CHUNK).map((invoice) => invoice.id);
+      chunks.push({ batchId: id, invoiceIds });
+    }
+    await enqueueMany(trx, JOBS['pdf-batch.chunk'], chunks);
     await enqueue(trx, JOBS['pdf-batch.track'], { batchId: id });
     await recordAudit(trx, actor, {
       action: 'pdf_batch.create',

@@ -1,55 +1,61 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { DB } from '@bursar/db';
 
-/** One item of a batch, by invoice. */
-export function findBatchItem(db: Kysely<DB>, batchId: string, invoiceId: string) {
+/** The items of a batch, among these invoices, that are still to render (in batch order). */
+export function findPendingItems(db: Kysely<DB>, batchId: string, invoiceIds: readonly string[]) {
   return db
     .selectFrom('pdfBatchItems')
-    .select(['status', 'invoiceNumber'])
+    .select(['invoiceId', 'invoiceNumber'])
     .where('batchId', '=', batchId)
-    .where('invoiceId', '=', invoiceId)
-    .executeTakeFirst();
+    .where('invoiceId', 'in', [...invoiceIds])
+    .where('status', '=', 'pending')
+    .orderBy('position')
+    .execute();
 }
 
+/** How an item ended: done with the version rendered for the batch, or failed with why. */
+export type ItemOutcome = { invoiceId: string } & ({ documentId: string } | { error: string });
+
 /**
- * Moves an item from pending to done (with the version rendered for the batch)
- * or failed (with why), and the batch's counters with it, in one transaction.
- * Only a pending item moves, so a repeated job counts nothing; the last item
- * to finish completes the batch.
+ * Moves items from pending to done or failed, and the batch's counters with
+ * them, in two statements whatever their number. Only a pending item moves,
+ * so a repeated job counts nothing; the statement that moves the last items
+ * completes the batch. Returns how many moved.
  */
-export async function finishBatchItem(
+export async function finishBatchItems(
   db: Kysely<DB> | Transaction<DB>,
   batchId: string,
-  invoiceId: string,
-  outcome: { documentId: string } | { error: string },
-): Promise<boolean> {
-  const failed = 'error' in outcome;
+  outcomes: readonly ItemOutcome[],
+): Promise<number> {
+  if (outcomes.length === 0) return 0;
   const inTransaction = async (trx: Kysely<DB> | Transaction<DB>) => {
-    const moved = await trx
-      .updateTable('pdfBatchItems')
-      .set({
-        status: failed ? 'failed' : 'done',
-        documentId: failed ? null : BigInt(outcome.documentId),
-        error: failed ? outcome.error : null,
-        finishedAt: sql<Date>`now()`,
-      })
-      .where('batchId', '=', batchId)
-      .where('invoiceId', '=', invoiceId)
-      .where('status', '=', 'pending')
-      .returning('position')
-      .executeTakeFirst();
-    if (!moved) return false;
+    const moved = await sql<{ failed: boolean }>`
+      update pdf_batch_items item
+      set status = case when outcome.error is null then 'done' else 'failed' end,
+          document_id = outcome.document_id,
+          error = outcome.error,
+          finished_at = now()
+      from unnest(${outcomes.map((outcome) => outcome.invoiceId)}::uuid[],
+                  ${outcomes.map((outcome) => ('documentId' in outcome ? outcome.documentId : null))}::bigint[],
+                  ${outcomes.map((outcome) => ('error' in outcome ? outcome.error : null))}::text[])
+        as outcome (invoice_id, document_id, error)
+      where item.batch_id = ${batchId} and item.invoice_id = outcome.invoice_id and item.status = 'pending'
+      returning outcome.error is not null as failed
+    `.execute(trx);
+    const failed = moved.rows.filter((row) => row.failed).length;
+    const done = moved.rows.length - failed;
+    if (moved.rows.length === 0) return 0;
     await trx
       .updateTable('pdfBatches')
       .set((eb) => ({
-        done: failed ? eb.ref('done') : eb('done', '+', 1),
-        failed: failed ? eb('failed', '+', 1) : eb.ref('failed'),
-        status: sql<string>`case when done + failed + 1 >= total then 'completed' else status end`,
-        finishedAt: sql<Date>`case when done + failed + 1 >= total then now() else finished_at end`,
+        done: eb('done', '+', done),
+        failed: eb('failed', '+', failed),
+        status: sql<string>`case when done + failed + ${moved.rows.length} >= total then 'completed' else status end`,
+        finishedAt: sql<Date>`case when done + failed + ${moved.rows.length} >= total then now() else finished_at end`,
       }))
       .where('id', '=', batchId)
       .execute();
-    return true;
+    return moved.rows.length;
   };
   return db.isTransaction ? inTransaction(db) : db.transaction().execute(inTransaction);
 }

@@ -5,11 +5,17 @@ import { enqueue, type OutboxRelay } from '@bursar/platform';
 import type { DB } from '@bursar/db';
 import {
   publishInvoiceDocument,
+  publishInvoiceDocuments,
   publishReceiptDocument,
   type PublishDeps,
   type StoredDocument,
 } from '@bursar/documents';
-import { finishBatchItem, findBatchItem, readBatchProgress } from './batches.repository.js';
+import {
+  finishBatchItems,
+  findPendingItems,
+  readBatchProgress,
+  type ItemOutcome,
+} from './batches.repository.js';
 
 /** What the document processors use (typed on that, so this module does not import the processor table). */
 export interface DocumentContext {
@@ -31,16 +37,20 @@ function isLastAttempt(job: Job, error: unknown): boolean {
  * `invoice-pdf.render`: the invoice's current PDF, stored as a new version
  * unless nothing it shows has changed. A storage failure throws and retries
  * with the job's backoff; an invoice that no longer exists fails for good.
+ *
+ * The WhatsApp message a first version asks for is handed over by the
+ * relay's next sweep (every two seconds), not by a kick per invoice: invoices
+ * are issued by the class or the term, and a relay pass per PDF cost a fifth
+ * of the worker's time for messages a guardian does not miss by a second.
  */
 export async function processInvoicePdf(
   { invoiceId }: { invoiceId: string },
-  { documents, outbox }: Pick<DocumentContext, 'documents'> & Partial<Pick<DocumentContext, 'outbox'>>,
+  { documents }: Pick<DocumentContext, 'documents'>,
 ): Promise<{ version: number; rendered: boolean; pages: number }> {
   const result = await publishInvoiceDocument(documents, invoiceId, (trx, document) =>
     announceFirstVersion(trx, document, 'invoice'),
   );
   if (!result) throw new UnrecoverableError(`invoice ${invoiceId} no longer exists`);
-  if (result.document.version === 1) void outbox?.kick();
   return { version: result.document.version, rendered: result.rendered, pages: result.document.pages };
 }
 
@@ -58,7 +68,11 @@ async function announceFirstVersion(
   await enqueue(trx, JOBS['whatsapp.transactional'], { purpose, subjectId: document.subjectId });
 }
 
-/** `receipt-pdf.render`: the payment's receipt, like {@link processInvoicePdf}. */
+/**
+ * `receipt-pdf.render`: the payment's receipt, like {@link processInvoicePdf};
+ * its message is handed over at once (one payment at a time, and the payer is
+ * waiting for it).
+ */
 export async function processReceiptPdf(
   { paymentId }: { paymentId: string },
   { documents, outbox }: Pick<DocumentContext, 'documents'> & Partial<Pick<DocumentContext, 'outbox'>>,
@@ -72,33 +86,62 @@ export async function processReceiptPdf(
 }
 
 /**
- * `pdf-batch.item`: the invoice's current PDF for a bulk render (rendered only
- * if nothing stored shows its state yet), and the item marked done with that
- * version in the same transaction. An item already finished (the job ran
- * again after a crash) is left as it is, so nothing is counted or zipped
- * twice. On the last attempt the item is marked failed with the reason, so
- * the batch still completes and says which invoice failed and why.
+ * `pdf-batch.chunk`: a run of a bulk render's invoices, each one's current
+ * PDF (rendered only if nothing stored shows its state yet) and its item
+ * marked done with that version, all in one transaction: a chunk costs a
+ * handful of statements, not a handful per invoice. An item already finished
+ * (the job ran again after a crash) is left as it is, so nothing is counted
+ * or zipped twice; an invoice deleted since the batch was made fails at once
+ * with that reason.
+ *
+ * When the chunk fails (storage down, an invoice that cannot be rendered) it
+ * retries whole with the job's backoff; on its last attempt the invoices go
+ * one at a time instead, so one that cannot be rendered fails alone, with its
+ * reason, and the batch still completes.
  */
-export async function processPdfBatchItem(
-  { batchId, invoiceId }: { batchId: string; invoiceId: string },
+export async function processPdfBatchChunk(
+  { batchId, invoiceIds }: { batchId: string; invoiceIds: string[] },
   { db, documents, job }: DocumentContext,
-): Promise<{ status: string; version?: number }> {
-  const item = await findBatchItem(db, batchId, invoiceId);
-  if (!item) throw new UnrecoverableError(`batch ${batchId} has no invoice ${invoiceId}`);
-  if (item.status !== 'pending') return { status: item.status };
+): Promise<{ done: number; failed: number }> {
+  const pending = await findPendingItems(db, batchId, invoiceIds);
+  const tally = { done: 0, failed: 0 };
+  const finish = async (
+    trx: Transaction<DB> | Kysely<DB>,
+    items: typeof pending,
+    stored: Map<string, StoredDocument>,
+  ) => {
+    const outcomes = items.map((item): ItemOutcome =>
+      stored.has(item.invoiceId)
+        ? { invoiceId: item.invoiceId, documentId: stored.get(item.invoiceId)!.id }
+        : { invoiceId: item.invoiceId, error: `invoice ${item.invoiceNumber} no longer exists` },
+    );
+    await finishBatchItems(trx, batchId, outcomes);
+    for (const outcome of outcomes) tally['error' in outcome ? 'failed' : 'done'] += 1;
+  };
+  if (pending.length === 0) return tally;
   try {
-    const result = await publishInvoiceDocument(documents, invoiceId, async (trx, document) => {
-      await finishBatchItem(trx, batchId, invoiceId, { documentId: document.id });
-    });
-    if (!result) throw new UnrecoverableError(`invoice ${item.invoiceNumber} no longer exists`);
-    return { status: 'done', version: result.document.version };
+    await publishInvoiceDocuments(
+      documents,
+      pending.map((item) => item.invoiceId),
+      (trx, stored) => finish(trx, pending, stored),
+    );
+    return tally;
   } catch (error) {
-    if (isLastAttempt(job, error)) {
-      const reason = error instanceof Error ? error.message : String(error);
-      await finishBatchItem(db, batchId, invoiceId, { error: reason.slice(0, 500) });
-    }
-    throw error;
+    if (!isLastAttempt(job, error)) throw error;
   }
+  tally.done = tally.failed = 0;
+  for (const item of pending) {
+    try {
+      await publishInvoiceDocuments(documents, [item.invoiceId], (trx, stored) =>
+        finish(trx, [item], stored),
+      );
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      await finishBatchItems(db, batchId, [{ invoiceId: item.invoiceId, error: reason.slice(0, 500) }]);
+      tally.failed += 1;
+    }
+  }
+  return tally;
 }
 
 /**
