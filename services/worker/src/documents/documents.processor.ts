@@ -40,8 +40,9 @@ function isLastAttempt(job: Job, error: unknown): boolean {
  *
  * The WhatsApp message a first version asks for is handed over by the
  * relay's next sweep (every two seconds), not by a kick per invoice: invoices
- * are issued by the class or the term, and a relay pass per PDF cost a fifth
- * of the worker's time for messages a guardian does not miss by a second.
+ * are issued by the class or the term, and a relay pass per PDF (a Redis
+ * read, a transaction, a queue add) is work done a hundred times over for
+ * messages a guardian does not miss by a second or two.
  */
 export async function processInvoicePdf(
   { invoiceId }: { invoiceId: string },
