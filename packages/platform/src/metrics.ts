@@ -13,10 +13,11 @@ const httpDuration = new client.Histogram({
   registers: [registry],
 });
 
+/** Each attempt of a job, by queue, job name (from the catalog, so bounded) and outcome: completed, delayed or failed. */
 export const jobDuration = new client.Histogram({
   name: 'job_duration_seconds',
-  help: 'BullMQ job processing time by queue and outcome',
-  labelNames: ['queue', 'outcome'],
+  help: 'BullMQ job processing time by queue, job name and outcome',
+  labelNames: ['queue', 'job', 'outcome'],
   buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60],
   registers: [registry],
 });
@@ -42,6 +43,64 @@ export const outboxRelayed = new client.Counter({
   labelNames: ['reason'],
   registers: [registry],
 });
+
+/**
+ * What completed jobs came to, by the `status` their processor returned (a
+ * value from the code, so bounded): payments applied are
+ * `{job="payment-event.apply", status="applied"}`, WhatsApp messages sent
+ * `{job="whatsapp.send", status="sent"}`, and so on for every job kind.
+ */
+export const jobResults = new client.Counter({
+  name: 'job_results_total',
+  help: 'Completed jobs by queue, job name and the status their processor returned',
+  labelNames: ['queue', 'job', 'status'],
+  registers: [registry],
+});
+
+/** What {@link watchQueueCounts} reads: a BullMQ `Queue` has it. */
+export interface CountedQueue {
+  readonly name: string;
+  getJobCounts(...states: string[]): Promise<Record<string, number>>;
+}
+
+const QUEUE_STATES = ['waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed'] as const;
+/** How long a scrape waits for Redis before it reports the counts it read last. */
+const QUEUE_COUNT_TIMEOUT_MS = 1_000;
+const watchedQueues = new Map<string, CountedQueue>();
+
+/**
+ * Jobs per queue and state, read from Redis when Prometheus scrapes. A scrape
+ * never waits on a Redis that is down for more than a second: the gauge then
+ * keeps the counts it read last.
+ */
+const queueJobs = new client.Gauge({
+  name: 'queue_jobs',
+  help: 'BullMQ jobs per queue and state (waiting, prioritized, active, delayed, failed, completed)',
+  labelNames: ['queue', 'state'],
+  registers: [registry],
+  async collect() {
+    await Promise.all(
+      [...watchedQueues.values()].map(async (queue) => {
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<undefined>((resolve) => {
+          timer = setTimeout(() => resolve(undefined), QUEUE_COUNT_TIMEOUT_MS);
+        });
+        const counts = await Promise.race([
+          queue.getJobCounts(...QUEUE_STATES).catch(() => undefined),
+          timeout,
+        ]);
+        clearTimeout(timer);
+        if (!counts) return;
+        for (const state of QUEUE_STATES) this.set({ queue: queue.name, state }, counts[state] ?? 0);
+      }),
+    );
+  },
+});
+
+/** Reports these queues' job counts on `/metrics` (see {@link queueJobs}); a worker watches the queues it runs. */
+export function watchQueueCounts(queues: readonly CountedQueue[]): void {
+  for (const queue of queues) watchedQueues.set(queue.name, queue);
+}
 
 /** Records request duration labelled by the matched route pattern (not the raw path, to bound cardinality). */
 export function observeHttp(service: string): RequestHandler {

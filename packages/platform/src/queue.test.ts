@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { defineJob, type JobDefinition } from '@bursar/contracts';
 import { testQueuePrefix, testRedisUrl } from '@bursar/test-support';
 import { createLogger } from './logger.js';
+import { registry, watchQueueCounts } from './metrics.js';
 import { createJobWorker, createProducer, type Producer } from './queue.js';
 import { createRedis } from './redis.js';
 
@@ -106,7 +107,7 @@ describe('job queues', () => {
       echoJob,
       async (payload, job) => {
         echoSeen.push({ payload, attempt: job.attemptsMade + 1 });
-        return { echoed: payload.invoiceId };
+        return { echoed: payload.invoiceId, status: 'echoed' };
       },
       { connection: workerRedis, prefix, logger },
     );
@@ -145,7 +146,7 @@ describe('job queues', () => {
     expect(job.data).toEqual({ v: 1, payload, trace: expect.any(Object) });
 
     const completed = await done;
-    expect(completed.returnvalue).toEqual({ echoed: payload.invoiceId });
+    expect(completed.returnvalue).toEqual({ echoed: payload.invoiceId, status: 'echoed' });
     expect(echoSeen.filter((seen) => seen.payload.invoiceId === payload.invoiceId)).toEqual([
       { payload, attempt: 1 },
     ]);
@@ -215,6 +216,42 @@ describe('job queues', () => {
     const stored = await flaky.queue.getJob(id);
     expect(stored?.attemptsMade).toBe(2);
     expect(await flaky.queue.getJobState(id)).toBe('completed');
+  });
+
+  it('counts on /metrics each failed attempt and each result by job name, and the jobs per queue and state', async () => {
+    /** The value of one series as Prometheus would scrape it (a histogram's by its `_count` series). */
+    const series = async (name: string, labels: Record<string, string>, metricName = name) => {
+      const metric = (await registry.getMetricsAsJSON()).find((each) => each.name === name);
+      const value = (metric?.values ?? []).find(
+        (each) =>
+          (each.metricName ?? name) === metricName &&
+          Object.entries(labels).every(([key, wanted]) => String(each.labels[key]) === wanted),
+      );
+      return value?.value ?? 0;
+    };
+    const failedAttempts = () =>
+      series('job_duration_seconds', { job: 'flaky', outcome: 'failed' }, 'job_duration_seconds_count');
+    watchQueueCounts([flaky.queue, echo.queue]);
+    const failedBefore = await failedAttempts();
+    const echoedBefore = await series('job_results_total', { job: 'echo', status: 'echoed' });
+
+    const payload = { invoiceId: randomUUID() };
+    const done = completion(flakyWorker, flakyJob.jobId(payload));
+    await flaky.enqueue(payload);
+    await done;
+    const echoPayload = { invoiceId: randomUUID() };
+    const echoed = completion(echoWorker, echoJob.jobId(echoPayload));
+    await echo.enqueue(echoPayload);
+    await echoed;
+
+    // The flaky job fails its first attempt, then completes.
+    expect(await failedAttempts()).toBe(failedBefore + 1);
+    expect(await series('job_results_total', { job: 'echo', status: 'echoed' })).toBe(echoedBefore + 1);
+    // The gauge reads Redis when scraped: every completed job of the echo queue is counted.
+    const completed = (await echo.queue.getJobCounts('completed')).completed!;
+    expect(await series('queue_jobs', { queue: 'payments', state: 'completed' })).toBe(completed);
+    const text = await registry.metrics();
+    expect(text).toMatch(/^queue_jobs\{queue="invoice-pdf",state="failed"\} \d+$/m);
   });
 
   it("runs each job in a consumer span whose parent is the producer's span", async () => {

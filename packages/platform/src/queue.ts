@@ -14,7 +14,7 @@ import type { z } from 'zod';
 import { JobEnvelope, type JobDefinition } from '@bursar/contracts';
 import type { DB } from '@bursar/db';
 import type { Logger } from './logger.js';
-import { jobDuration } from './metrics.js';
+import { jobDuration, jobResults } from './metrics.js';
 
 const tracer = trace.getTracer('@bursar/platform/queue');
 
@@ -179,7 +179,7 @@ export function createQueueWorker(queue: string, handlers: JobHandler[], options
         },
         parent,
         async (span) => {
-          const stop = jobDuration.startTimer({ queue });
+          const stop = jobDuration.startTimer({ queue, job: definition.name });
           try {
             const result = await handler.process(payload.data, job);
             if (envelope.data.outboxId && options.db) {
@@ -188,6 +188,10 @@ export function createQueueWorker(queue: string, handlers: JobHandler[], options
               await markOutboxCompleted(options.db, envelope.data.outboxId);
             }
             stop({ outcome: 'completed' });
+            const status = (result as { status?: unknown } | null | undefined)?.status;
+            if (typeof status === 'string' && /^[a-z_]{1,40}$/.test(status)) {
+              jobResults.inc({ queue, job: definition.name, status });
+            }
             return result;
           } catch (error) {
             if (error instanceof DelayedError || error instanceof RateLimitError) {

@@ -1,12 +1,13 @@
 import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
-import type { Worker } from 'bullmq';
+import { Queue, type Worker } from 'bullmq';
 import { QueueName, type JobCatalog, type JobDefinition } from '@bursar/contracts';
 import { databaseCheck, type DB } from '@bursar/db';
 import {
   createHttpApp,
   createQueueWorker,
+  watchQueueCounts,
   createRedis,
   jobHandler,
   redisCheck,
@@ -130,6 +131,12 @@ export function startWorkers<C extends JobCatalog>({
         }),
       );
     }
+    // Their job counts on /metrics, read through the producer connection (fails fast while Redis is down).
+    const counted = [...plan.keys()].map(
+      (queue) => new Queue(queue, { connection: redis, prefix: config.QUEUE_PREFIX }),
+    );
+    watchQueueCounts(counted);
+    shutdown.add('queue counts', () => Promise.all(counted.map((queue) => queue.close())));
     logger.info({ queues: [...plan.keys()] }, 'running queues');
     shutdown.add('worker redis', () => connection.quit());
   }
