@@ -73,7 +73,7 @@ const watchedQueues = new Map<string, CountedQueue>();
  * never waits on a Redis that is down for more than a second: the gauge then
  * keeps the counts it read last.
  */
-const queueJobs = new client.Gauge({
+export const queueJobs = new client.Gauge({
   name: 'queue_jobs',
   help: 'BullMQ jobs per queue and state (waiting, prioritized, active, delayed, failed, completed)',
   labelNames: ['queue', 'state'],
