@@ -80,6 +80,19 @@ export async function enqueueMany<D extends JobDefinition>(
 }
 
 /**
+ * Puts the active trace context on the transaction, for the jobs the
+ * database's own triggers write into the outbox (the invoice and receipt
+ * renders a money change asks for, migration 0009): they then join the trace
+ * of the request or job that changed the money. Call it first in a
+ * transaction that moves money; without an active trace it does nothing.
+ */
+export async function stampTrace(trx: Transaction<DB>): Promise<void> {
+  const carrier = currentTraceCarrier();
+  if (Object.keys(carrier).length === 0) return;
+  await sql`select set_config('bursar.trace', ${JSON.stringify(carrier)}, true)`.execute(trx);
+}
+
+/**
  * Runs `fn` in a transaction and, once it has committed, kicks the relay if
  * `fn` enqueued anything (through the transaction it was given), so the job
  * reaches Redis at once rather than at the next sweep.

@@ -224,7 +224,7 @@ describe('job queues', () => {
       const metric = (await registry.getMetricsAsJSON()).find((each) => each.name === name);
       const value = (metric?.values ?? []).find(
         (each) =>
-          (each.metricName ?? name) === metricName &&
+          ((each as { metricName?: string }).metricName ?? name) === metricName &&
           Object.entries(labels).every(([key, wanted]) => String(each.labels[key]) === wanted),
       );
       return value?.value ?? 0;

@@ -74,6 +74,11 @@ describe('job dashboard in a browser', async () => {
     await page.waitForURL((url) => url.pathname.startsWith('/admin/queues'));
     return page;
   };
+  /** Closes a page's context once the board's requests still in flight through the route above are let go. */
+  const closeContext = async (page: Page) => {
+    await page.context().unrouteAll({ behavior: 'ignoreErrors' });
+    await page.context().close();
+  };
   /** The per-job action buttons that retry (Bull Board draws them as a refresh icon with a tooltip). */
   const retryIconsOf = (page: Page) =>
     page.locator('[data-base-ui-tooltip-trigger] button:has(svg.lucide-refresh-cw)');
@@ -105,7 +110,7 @@ describe('job dashboard in a browser', async () => {
     expect((await retried).status()).toBeLessThan(300);
     await expect.poll(() => failed.job.getState(), { timeout: UI_TIMEOUT_MS }).toBe('waiting');
     expect(cspViolations.filter((text) => !text.includes('fonts.googleapis.com'))).toEqual([]);
-    await page.context().close();
+    await closeContext(page);
   }, 60_000);
 
   it('shows a school admin the failed job with no Retry button', async () => {
@@ -117,6 +122,6 @@ describe('job dashboard in a browser', async () => {
     expect(await page.getByRole('button', { name: /retry/i }).count()).toBe(0);
     expect(await retryIconsOf(page).count()).toBe(0);
     expect(await failed.job.getState()).toBe('failed');
-    await page.context().close();
+    await closeContext(page);
   }, 60_000);
 });

@@ -5,6 +5,7 @@ import { applyProviderFacts, type ProviderEventOutcome } from '@bursar/ledger';
 import { parseRazorpayEvent, parseStripeEvent, type ProviderFact } from '@bursar/payments';
 import {
   recordAudit,
+  stampTrace,
   transactionWithOutbox,
   type Logger,
   type OutboxRelay,
@@ -41,6 +42,8 @@ export async function processPaymentEvent(
   { db, logger, outbox }: { db: Kysely<DB>; logger: Logger; outbox: Pick<OutboxRelay, 'kick'> },
 ): Promise<{ status: string; paymentId?: string | null; skipped?: boolean }> {
   const result = await transactionWithOutbox(db, outbox, async (trx): Promise<Result> => {
+    // The receipt and invoice renders the ledger's writes ask for (by trigger) join this job's trace.
+    await stampTrace(trx);
     const event = await trx
       .selectFrom('providerEvents')
       .select(['id', 'provider', 'eventId', 'eventType', 'status', 'body', 'receivedAt'])
@@ -70,7 +73,7 @@ export async function processPaymentEvent(
     });
     for (const entry of outcome.audit) await recordAudit(trx, PAYMENTS_WORKER, entry);
     // The invoice PDF and the receipt PDF are asked for by the database triggers on invoices and payments
-    // (migration 0007), in this transaction. The receipt WhatsApp message: enqueue(trx, …) here with the WhatsApp issue.
+    // (migrations 0007, 0009), in this transaction; the receipt's WhatsApp message follows its first PDF.
     return { kind: 'done', outcome };
   });
 
