@@ -4,7 +4,7 @@ import type { DB } from '@bursar/db';
 import { maskPhone, type SendOutcome } from '@bursar/whatsapp';
 import type { WhatsAppContext } from './context.js';
 import { quietHoursRemainingMs } from './quiet-hours.js';
-import { completeCampaignIfDone } from './messages.repository.js';
+import { campaignHasUnsettled, completeCampaignIfDone } from './messages.repository.js';
 
 /** Purposes the law and Meta's policy let through an opt-out: the guardian's own receipts, and the STOP/START replies. */
 const OPT_OUT_EXEMPT = new Set(['receipt', 'reply']);
@@ -202,9 +202,7 @@ export async function processSendWhatsApp(
         )
         update whatsapp_campaigns set status = 'completed', finished_at = now(), updated_at = now()
         where id = (select campaign_id from sent) and status = 'running'
-          and not exists (select 1 from whatsapp_messages
-                          where campaign_id = whatsapp_campaigns.id and status in ('queued', 'sending')
-                            and id <> ${messageId})
+          and not ${campaignHasUnsettled(sql`whatsapp_campaigns.id`, messageId)}
       `.execute(db);
       return { status: 'sent' };
     case 'rate_limited': {
