@@ -10,12 +10,19 @@ import type { DB } from '@bursar/db';
  * much of the campaign is sent.
  */
 export function campaignHasUnsettled(campaignId: RawBuilder<unknown> | string, exceptId: string | null) {
+  return sql<boolean>`(${campaignHas('queued', campaignId, exceptId)} or ${campaignHas('sending', campaignId, exceptId)})`;
+}
+
+/** Whether the campaign has a message other than `exceptId` in `status` (see {@link campaignHasUnsettled}). */
+export function campaignHas(
+  status: 'queued' | 'sending',
+  campaignId: RawBuilder<unknown> | string,
+  exceptId: string | null,
+) {
   const other = exceptId ? sql`and u.id <> ${exceptId}` : sql``;
-  const newest = (status: string) =>
-    sql`(select u.id from whatsapp_messages u
-         where u.campaign_id = ${campaignId} and u.status = ${sql.lit(status)} ${other}
-         order by u.id desc limit 1)`;
-  return sql<boolean>`(${newest('queued')} is not null or ${newest('sending')} is not null)`;
+  return sql<boolean>`((select u.id from whatsapp_messages u
+    where u.campaign_id = ${campaignId} and u.status = ${sql.lit(status)} ${other}
+    order by u.id desc limit 1) is not null)`;
 }
 
 /** A running campaign with nothing left queued or in flight is completed. */

@@ -4,7 +4,7 @@ import type { DB } from '@bursar/db';
 import { maskPhone, type SendOutcome } from '@bursar/whatsapp';
 import type { WhatsAppContext } from './context.js';
 import { quietHoursRemainingMs } from './quiet-hours.js';
-import { campaignHasUnsettled, completeCampaignIfDone } from './messages.repository.js';
+import { campaignHas, completeCampaignIfDone } from './messages.repository.js';
 
 /** Purposes the law and Meta's policy let through an opt-out: the guardian's own receipts, and the STOP/START replies. */
 const OPT_OUT_EXEMPT = new Set(['receipt', 'reply']);
@@ -188,23 +188,26 @@ export async function processSendWhatsApp(
   }
 
   switch (outcome.kind) {
-    case 'accepted':
-      // One statement: the message recorded sent (a status webhook may already have moved it
-      // further: it finds the message by its id), and its campaign completed if it was the last.
-      await sql`
-        with sent as (
-          update whatsapp_messages
-          set provider = ${whatsapp.provider.name}, provider_message_id = ${outcome.providerMessageId},
-              status = case when status = 'sending' then 'sent' else status end,
-              sent_at = coalesce(sent_at, now())
-          where id = ${messageId}
-          returning campaign_id
-        )
-        update whatsapp_campaigns set status = 'completed', finished_at = now(), updated_at = now()
-        where id = (select campaign_id from sent) and status = 'running'
-          and not ${campaignHasUnsettled(sql`whatsapp_campaigns.id`, messageId)}
+    case 'accepted': {
+      // The message recorded sent (a status webhook may already have moved it further: it finds
+      // the message by its id), and whether its campaign has messages still queued, in one statement.
+      const { rows } = await sql<{ campaignId: string | null; queuedLeft: boolean }>`
+        update whatsapp_messages
+        set provider = ${whatsapp.provider.name}, provider_message_id = ${outcome.providerMessageId},
+            status = case when status = 'sending' then 'sent' else status end,
+            sent_at = coalesce(sent_at, now())
+        where id = ${messageId}
+        returning campaign_id as "campaignId",
+          campaign_id is not null and ${campaignHas('queued', sql`campaign_id`, messageId)} as "queuedLeft"
       `.execute(db);
+      // None queued: this is one of the last messages. The completion check runs after this
+      // message's own commit, as a statement of its own, so whichever of the last messages commits
+      // last sees every other one settled (checked inside the statement above, two last messages
+      // finishing together would each see the other in flight and leave the campaign running).
+      const sent = rows[0];
+      if (sent?.campaignId && !sent.queuedLeft) await completeCampaignIfDone(db, sent.campaignId);
       return { status: 'sent' };
+    }
     case 'rate_limited': {
       await settle(db, messageId, { status: 'queued' });
       const waitMs = outcome.retryAfterMs ?? (outcome.scope === 'pair' ? 6_000 : 1_000);
