@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, freshDatabase, testQueuePrefix, testRedisUrl } from '@bursar/test-support';
@@ -12,6 +14,62 @@ const root = fileURLToPath(new URL('..', import.meta.url));
  * part of what is tested), on its own ports, database and queue prefix so it
  * never meets a developer's running stack.
  */
+/** A span as the services export it over OTLP/HTTP (JSON), with its service. */
+interface ExportedSpan {
+  service: string;
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: number;
+  attributes: Record<string, unknown>;
+}
+
+type OtlpValue = { stringValue?: string; intValue?: string | number; boolValue?: boolean };
+type OtlpAttribute = { key: string; value: OtlpValue };
+
+/**
+ * A stand-in for the OpenTelemetry Collector: takes the services' OTLP/HTTP
+ * JSON exports (what `OTEL_EXPORTER_OTLP_ENDPOINT` points them at) and keeps
+ * every span.
+ */
+async function startSpanCollector(): Promise<{ url: string; spans: ExportedSpan[]; server: Server }> {
+  const spans: ExportedSpan[] = [];
+  const attributesOf = (list: OtlpAttribute[] = []) =>
+    Object.fromEntries(
+      list.map(({ key, value }) => [key, value.stringValue ?? value.intValue ?? value.boolValue]),
+    );
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      try {
+        const body = JSON.parse(Buffer.concat(chunks).toString()) as {
+          resourceSpans?: {
+            resource?: { attributes?: OtlpAttribute[] };
+            scopeSpans?: {
+              spans?: (Omit<ExportedSpan, 'service' | 'attributes'> & { attributes?: OtlpAttribute[] })[];
+            }[];
+          }[];
+        };
+        for (const resource of body.resourceSpans ?? []) {
+          const service = String(attributesOf(resource.resource?.attributes)['service.name'] ?? '');
+          for (const scope of resource.scopeSpans ?? []) {
+            for (const span of scope.spans ?? [])
+              spans.push({ ...span, service, attributes: attributesOf(span.attributes) });
+          }
+        }
+      } catch {
+        // Not JSON: not what the services send; nothing to keep.
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, spans, server };
+}
+
 describe('the stack behind Caddy', async () => {
   // At collection time, not in beforeAll: freshDatabase registers the afterAll that drops it.
   const { url: databaseUrl } = await freshDatabase();
@@ -19,8 +77,10 @@ describe('the stack behind Caddy', async () => {
   let output = '';
   let base = '';
   const ports: Record<string, string> = {};
+  let collector: Awaited<ReturnType<typeof startSpanCollector>>;
 
   beforeAll(async () => {
+    collector = await startSpanCollector();
     for (const spec of SERVICES) ports[spec.portVar] = String(await freePort());
     ports.WHATSAPP_SANDBOX_PORT = String(await freePort());
     ports.BURSAR_PORT = String(await freePort());
@@ -39,6 +99,9 @@ describe('the stack behind Caddy', async () => {
         QUEUE_PREFIX: testQueuePrefix(),
         NODE_ENV: 'development',
         LOG_LEVEL: 'info',
+        // Traces exported as with the compose observability profile, to this test's collector.
+        OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
+        OTEL_BSP_SCHEDULE_DELAY: '200',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -54,6 +117,7 @@ describe('the stack behind Caddy', async () => {
 
   afterAll(() => {
     if (child?.exitCode === null && child.pid) process.kill(-child.pid, 'SIGKILL');
+    collector?.server.close();
   });
 
   const families = ['/api', '/webhooks', '/notify', '/ai'];
@@ -250,6 +314,41 @@ describe('the stack behind Caddy', async () => {
     },
     40_000,
   );
+
+  it('follows a razorpay payment in one trace: the signed webhook through Caddy, the payment job, the receipt render and its WhatsApp job', async () => {
+    const SERVER = 2;
+    const jobSpan = (span: ExportedSpan, job: string) => span.attributes['bullmq.job.name'] === job;
+    // The payment above was taken by the sandbox's signed webhooks; each one is a trace of its own.
+    const chain = () => {
+      const webhooks = collector.spans.filter(
+        (span) =>
+          span.service === 'bursar-billing-webhook' &&
+          span.kind === SERVER &&
+          JSON.stringify(span).includes('/webhooks/razorpay'),
+      );
+      for (const webhook of webhooks) {
+        const trace = collector.spans.filter((span) => span.traceId === webhook.traceId);
+        const payment = trace.find(
+          (span) => span.service === 'bursar-worker' && jobSpan(span, 'payment-event.apply'),
+        );
+        const receipt = trace.find((span) => jobSpan(span, 'receipt-pdf.render'));
+        const message = trace.find((span) => jobSpan(span, 'whatsapp.transactional'));
+        if (payment && receipt && message) return { webhook, payment, receipt, message, spans: trace.length };
+      }
+      return undefined;
+    };
+    await expect
+      .poll(() => chain() !== undefined, {
+        timeout: 30_000,
+        interval: 250,
+        message: `no trace from a razorpay webhook through its payment, receipt and message jobs among ${collector.spans.length} spans`,
+      })
+      .toBe(true);
+    const found = chain()!;
+    // Each job's span descends from the one before: the payment job's parent is in the webhook's trace.
+    expect(found.payment.parentSpanId).toBeTruthy();
+    expect(found.spans).toBeGreaterThan(4);
+  });
 
   it('renders the seeded invoices to PDF in the worker, served by the api through Caddy', async () => {
     const token = await demoToken();

@@ -14,6 +14,7 @@ import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { PinoInstrumentation } from '@opentelemetry/instrumentation-pino';
+import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 
 /**
  * Starts OpenTelemetry before any instrumented module loads. Spans are always
@@ -46,6 +47,9 @@ export function startTelemetry(service: string, otlpEndpoint: string | undefined
         requireParentSpan: true,
       }),
       new IORedisInstrumentation(),
+      // Outbound calls made with fetch (Razorpay, Stripe, Meta, Gupshup, the LLM): a client span
+      // each, and the trace context sent along, so a send is one span inside its job's trace.
+      new UndiciInstrumentation(),
       // Log lines go to stdout as JSON; copying each into the OTel logs SDK doubles their cost.
       new PinoInstrumentation({
         disableLogSending: true,
