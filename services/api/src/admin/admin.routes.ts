@@ -192,15 +192,33 @@ export function createAdminApp({ config, db, keys, redis, loginLimiter, userStat
     res.locals.adminSession = session;
     next();
   };
+  /**
+   * A school admin's board shows what the queues hold, and the jobs of their
+   * own school in full; every other job's data, result, failure reason and
+   * logs are withheld (another school's anything is not theirs to read). A job
+   * is theirs when its payload names their school; payloads of ids only (a
+   * payment event, a message) name none, so those are withheld too.
+   */
+  const scopeToSchool: express.RequestHandler = async (_req, res, next) => {
+    const session = res.locals.adminSession as AdminSession;
+    const schoolId = (await findUserById(db, session.userId))?.schoolId ?? null;
+    const json = res.json.bind(res);
+    res.json = (body: unknown) => json(withheldForSchool(body, schoolId));
+    next();
+  };
   /** Runs `board` for sessions whose role `allow`s it; any other request leaves it untouched. */
-  const gated = (board: Express, allow: (role: Role) => boolean): Express => {
+  const gated = (
+    board: Express,
+    allow: (role: Role) => boolean,
+    ...before: express.RequestHandler[]
+  ): Express => {
     const gate = express();
     gate.disable('x-powered-by');
     gate.use((_req, res, next) => {
       const role = (res.locals.adminSession as AdminSession | undefined)?.role;
       next(role && allow(role) ? undefined : 'router');
     });
-    gate.use(board);
+    gate.use(...before, board);
     return gate;
   };
   app.use(BOARD_PATH, requireSession);
@@ -210,8 +228,51 @@ export function createAdminApp({ config, db, keys, redis, loginLimiter, userStat
   );
   app.use(
     BOARD_PATH,
-    gated(boards.readOnly, (role) => role === 'school_admin'),
+    gated(boards.readOnly, (role) => role === 'school_admin', scopeToSchool),
   );
 
   return { app, sessions, boards };
+}
+
+/** What a school admin sees of a job that is not their school's. */
+export const WITHHELD = 'withheld: not a job of your school';
+
+interface BoardJob {
+  data?: { payload?: { schoolId?: unknown } } | unknown;
+  returnValue?: unknown;
+  failedReason?: unknown;
+  stacktrace?: unknown;
+}
+
+function withheldJob(job: BoardJob, schoolId: string | null): BoardJob {
+  const owner = (job.data as { payload?: { schoolId?: unknown } } | undefined)?.payload?.schoolId;
+  if (schoolId !== null && owner === schoolId) return job;
+  return {
+    ...job,
+    data: { withheld: WITHHELD },
+    returnValue: null,
+    failedReason: job.failedReason ? WITHHELD : job.failedReason,
+    stacktrace: [],
+  };
+}
+
+/**
+ * A board API answer as a school admin may see it: jobs of other schools (or
+ * of none) withheld, in a queue listing or a single job; job logs withheld.
+ */
+export function withheldForSchool(body: unknown, schoolId: string | null): unknown {
+  if (Array.isArray(body)) return [];
+  if (!body || typeof body !== 'object') return body;
+  const answer = body as { queues?: { jobs?: BoardJob[] }[]; job?: BoardJob; logs?: unknown };
+  const scoped: Record<string, unknown> = { ...answer };
+  if (Array.isArray(answer.queues)) {
+    scoped.queues = answer.queues.map((queue) =>
+      Array.isArray(queue.jobs)
+        ? { ...queue, jobs: queue.jobs.map((job) => withheldJob(job, schoolId)) }
+        : queue,
+    );
+  }
+  if (answer.job && typeof answer.job === 'object') scoped.job = withheldJob(answer.job, schoolId);
+  if ('logs' in answer) scoped.logs = [];
+  return scoped;
 }

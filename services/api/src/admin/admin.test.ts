@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import { type Queue } from 'bullmq';
+import { createHash, randomUUID } from 'node:crypto';
+import { Queue } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
 import { JOBS } from '@bursar/contracts';
 import { createRedis } from '@bursar/platform';
@@ -9,6 +9,7 @@ import { LOGIN_LIMITS } from '../auth/rate-limit.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, STAFF_PASSWORD, createTestApi } from '../testing/harness.js';
 import { dashboardQueueNames } from './admin-board.js';
 import { ADMIN_SESSION_COOKIE, ADMIN_SESSION_TTL_SECONDS } from './admin-session.js';
+import { WITHHELD } from './admin.routes.js';
 import { emailOf, failedPaymentJob, postForm, sessionCookieOf, signIn } from './admin.testing.js';
 
 describe('job dashboard', async () => {
@@ -168,6 +169,58 @@ describe('job dashboard', async () => {
     });
     expect(post.status).toBe(403);
     expect(await failed.job.getState()).toBe('failed');
+  });
+
+  it("shows a school admin their own school's jobs in full and withholds every other job's data, reason and logs", async () => {
+    const { email } = await staffEmail('school_admin');
+    const cookie = await signIn(api, email, STAFF_PASSWORD);
+    // A job of no school (ids only) that failed, and two renders: this school's and another's.
+    const failed = await failedJob();
+    const renders = new Queue(JOBS['invoice-pdf.render'].queue, {
+      connection: redis,
+      prefix: api.queuePrefix,
+    });
+    queues.push(renders);
+    const render = (schoolId: string) =>
+      renders.add(
+        'invoice-pdf.render',
+        { v: 1, payload: { invoiceId: randomUUID(), schoolId, revision: 'r1' }, trace: {} },
+        { jobId: `invoice-pdf.render.${randomUUID()}.r1` },
+      );
+    const ours = await render(api.demoSchoolId);
+    const theirs = await render(randomUUID());
+
+    type BoardJob = { id: string; data: unknown; failedReason?: string; stacktrace?: unknown[] };
+    const listed = async (queue: string, status: string) => {
+      const response = await get(
+        `/admin/queues/api/queues?activeQueue=${queue}&status=${status}&page=1`,
+        cookie,
+      );
+      expect(response.status).toBe(200);
+      const { queues: shown } = (await response.json()) as { queues: { name: string; jobs: BoardJob[] }[] };
+      return shown.find((each) => each.name === queue)!.jobs;
+    };
+    const failedShown = (await listed('payments', 'failed')).find((job) => job.id === failed.job.id)!;
+    expect(failedShown).toMatchObject({
+      data: { withheld: WITHHELD },
+      failedReason: WITHHELD,
+      stacktrace: [],
+    });
+    expect(JSON.stringify(failedShown)).not.toContain('could not be matched');
+    const waiting = await listed('invoice-pdf', 'waiting');
+    expect(waiting.find((job) => job.id === ours.id)!.data).toEqual(ours.data);
+    expect(waiting.find((job) => job.id === theirs.id)!.data).toEqual({ withheld: WITHHELD });
+    // One job at a time, and its logs, the same.
+    const single = await get(`/admin/queues/api/queues/invoice-pdf/${theirs.id}`, cookie);
+    expect(((await single.json()) as { job: BoardJob }).job.data).toEqual({ withheld: WITHHELD });
+    await theirs.log('printed for another school');
+    const logs = await get(`/admin/queues/api/queues/invoice-pdf/${theirs.id}/logs`, cookie);
+    expect(JSON.stringify(await logs.json())).not.toContain('another school');
+
+    // The platform admin sees everything as stored.
+    const admin = await signIn(api, ADMIN_EMAIL, ADMIN_PASSWORD);
+    const full = await get(`/admin/queues/api/queues/invoice-pdf/${theirs.id}`, admin);
+    expect(((await full.json()) as { job: BoardJob }).job.data).toEqual(theirs.data);
   });
 
   it('lets a platform admin see every queue and retry a failed job, which BullMQ then holds as waiting', async () => {
