@@ -1,8 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { interpolateAll, read, root } from './lib/compose.js';
 import { SANDBOX_CREDENTIALS } from '@bursar/payments';
 import { SERVICE_COMMAND, SERVICES } from '../scripts/lib/services.js';
 
@@ -12,9 +12,6 @@ import { SERVICE_COMMAND, SERVICES } from '../scripts/lib/services.js';
  * way Compose and BuildKit read them, with every `${VAR:-default}` at its default.
  */
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const read = (path: string) => readFileSync(join(root, path), 'utf8');
-
 /** The processes ARCHITECTURE.md lists; the first four are routed by Caddy. */
 const APP_PROCESSES = ['api', 'billing-webhook', 'notify', 'ai', 'worker'];
 const HTTP_PROCESSES = ['api', 'billing-webhook', 'notify', 'ai'];
@@ -23,27 +20,6 @@ const DOCKERFILE = 'infra/docker/Dockerfile';
 // ---------------------------------------------------------------- compose --
 
 type Env = Record<string, string>;
-
-/** Compose variable substitution with an empty environment: `$$` -> `$`, defaults applied. */
-function interpolate(value: string): string {
-  return value.replace(
-    /\$\$|\$\{([A-Za-z_]\w*)(?::?([-?])([^}]*))?\}|\$([A-Za-z_]\w*)/g,
-    (match, braced?: string, op?: string, arg?: string) => {
-      if (match === '$$') return '$';
-      if (op === '?') throw new Error(`${braced} is required by docker-compose.yml: ${arg}`);
-      return op === '-' ? (arg ?? '') : '';
-    },
-  );
-}
-
-function interpolateAll(node: unknown): unknown {
-  if (typeof node === 'string') return interpolate(node);
-  if (Array.isArray(node)) return node.map(interpolateAll);
-  if (node && typeof node === 'object') {
-    return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, interpolateAll(value)]));
-  }
-  return node;
-}
 
 interface ComposeService {
   image?: string;

@@ -1,8 +1,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { interpolateAll, read, root } from './lib/compose.js';
 import { SERVICES } from '../scripts/lib/services.js';
 
 /**
@@ -12,9 +12,6 @@ import { SERVICES } from '../scripts/lib/services.js';
  * way Compose, the collector and Prometheus read them, every `${VAR:-default}`
  * at its default, and the alert rules are held to the metrics the code defines.
  */
-
-const root = fileURLToPath(new URL('..', import.meta.url));
-const read = (path: string) => readFileSync(join(root, path), 'utf8');
 
 const PROFILE = 'observability';
 const OBSERVABILITY = ['otel-collector', 'jaeger', 'prometheus'] as const;
@@ -42,27 +39,6 @@ interface ComposeService {
   ports?: Port[];
   volumes?: Volume[];
   profiles?: string[];
-}
-
-/** Compose variable substitution with an empty environment: `$$` -> `$`, defaults applied. */
-function interpolate(value: string): string {
-  return value.replace(
-    /\$\$|\$\{([A-Za-z_]\w*)(?::?([-?])([^}]*))?\}|\$([A-Za-z_]\w*)/g,
-    (match, braced?: string, op?: string, arg?: string) => {
-      if (match === '$$') return '$';
-      if (op === '?') throw new Error(`${braced} is required by docker-compose.yml: ${arg}`);
-      return op === '-' ? (arg ?? '') : '';
-    },
-  );
-}
-
-function interpolateAll(node: unknown): unknown {
-  if (typeof node === 'string') return interpolate(node);
-  if (Array.isArray(node)) return node.map(interpolateAll);
-  if (node && typeof node === 'object') {
-    return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, interpolateAll(value)]));
-  }
-  return node;
 }
 
 type Compose = { services: Record<string, ComposeService> };
