@@ -32,26 +32,36 @@ export async function waitUntil(
   }
 }
 
-const workerDir = fileURLToPath(new URL('../../../services/worker', import.meta.url));
+const servicesDir = fileURLToPath(new URL('../../../services/', import.meta.url));
 
-/** A spawned service with the tail of what it printed, for a failing test's message. */
-export type ServiceProcess = ChildProcess & { output: () => string };
+/** A spawned service with what it printed (the tail by default, for a failing test's message). */
+export type ServiceProcess = ChildProcess & { output: (whole?: boolean) => string };
 
 /**
- * The worker as deployed: `src/main.ts` under tsx with the production catalog
- * and processors and its own outbox relay, on `databaseUrl`. The caller kills
- * it (`killHard`) or lets it be killed when its test ends.
+ * A service as deployed: its `src/main.ts` under tsx, JSON logs, no trace
+ * export unless `env` sets one; with `telemetry`, OpenTelemetry registered
+ * before anything loads, as `pnpm start` and the image run it. The caller
+ * kills it (`killHard`) or lets it be killed when its test ends.
  */
-export function startWorkerProcess(env: Record<string, string> & { DATABASE_URL: string }): ServiceProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: workerDir,
+export function startServiceProcess(
+  service: string,
+  env: Record<string, string>,
+  { telemetry = false }: { telemetry?: boolean } = {},
+): ServiceProcess {
+  const args = [
+    '--import',
+    'tsx',
+    ...(telemetry ? ['--import', '@bursar/platform/register-telemetry'] : []),
+    'src/main.ts',
+  ];
+  const child = spawn(process.execPath, args, {
+    cwd: `${servicesDir}${service}`,
     env: {
       ...process.env,
       NODE_ENV: 'test',
       LOG_LEVEL: 'warn',
       LOG_FORMAT: 'json',
       OTEL_EXPORTER_OTLP_ENDPOINT: '',
-      WORKER_CONCURRENCY: '4',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -59,5 +69,13 @@ export function startWorkerProcess(env: Record<string, string> & { DATABASE_URL:
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  return Object.assign(child, { output: () => output.slice(-4000) });
+  return Object.assign(child, { output: (whole = false) => (whole ? output : output.slice(-4000)) });
+}
+
+/**
+ * The worker as deployed (see {@link startServiceProcess}) with the production
+ * catalog and processors and its own outbox relay, on `databaseUrl`.
+ */
+export function startWorkerProcess(env: Record<string, string> & { DATABASE_URL: string }): ServiceProcess {
+  return startServiceProcess('worker', { WORKER_CONCURRENCY: '4', ...env });
 }

@@ -1,10 +1,14 @@
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, freshDatabase, testQueuePrefix, testRedisUrl } from '@bursar/test-support';
+import {
+  freePort,
+  freshDatabase,
+  startServiceProcess,
+  testQueuePrefix,
+  testRedisUrl,
+  type ServiceProcess,
+} from '@bursar/test-support';
 
-const serviceDir = fileURLToPath(new URL('..', import.meta.url));
 const { url: databaseUrl } = await freshDatabase();
 
 interface LogLine {
@@ -24,42 +28,32 @@ interface LogLine {
  */
 describe('billing-webhook logs, as the process writes them', () => {
   let port = 0;
-  let output = '';
-  let child: ReturnType<typeof spawn>;
+  let child: ServiceProcess;
+  const output = () => child.output(true);
   const lines = () =>
-    output
+    output()
       .split('\n')
       .filter((line) => line.startsWith('{'))
       .map((line) => JSON.parse(line) as LogLine);
 
   beforeAll(async () => {
     port = await freePort();
-    child = spawn(
-      process.execPath,
-      ['--import', 'tsx', '--import', '@bursar/platform/register-telemetry', 'src/main.ts'],
+    child = startServiceProcess(
+      'billing-webhook',
       {
-        cwd: serviceDir,
-        env: {
-          ...process.env,
-          NODE_ENV: 'test',
-          LOG_LEVEL: 'info',
-          LOG_FORMAT: 'json',
-          DATABASE_URL: databaseUrl,
-          REDIS_URL: testRedisUrl(),
-          QUEUE_PREFIX: testQueuePrefix(),
-          OTEL_EXPORTER_OTLP_ENDPOINT: '',
-          OTEL_SERVICE_NAME: 'bursar-billing-webhook',
-          WEBHOOK_PORT: String(port),
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
+        LOG_LEVEL: 'info',
+        DATABASE_URL: databaseUrl,
+        REDIS_URL: testRedisUrl(),
+        QUEUE_PREFIX: testQueuePrefix(),
+        OTEL_SERVICE_NAME: 'bursar-billing-webhook',
+        WEBHOOK_PORT: String(port),
       },
+      { telemetry: true },
     );
-    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const deadline = Date.now() + 60_000;
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`billing-webhook exited:\n${output}`);
-      if (Date.now() > deadline) throw new Error(`billing-webhook not up:\n${output}`);
+      if (child.exitCode !== null) throw new Error(`billing-webhook exited:\n${output()}`);
+      if (Date.now() > deadline) throw new Error(`billing-webhook not up:\n${output()}`);
       const up = await fetch(`http://127.0.0.1:${port}/webhooks/healthz`).then(
         (response) => response.ok,
         () => false,
@@ -104,13 +98,13 @@ describe('billing-webhook logs, as the process writes them', () => {
       line = lines().find((each) => each.req?.url === '/webhooks/razorpay' && each.res?.statusCode === 400);
       if (!line) await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    expect(line, output).toBeDefined();
+    expect(line, output()).toBeDefined();
     expect(line!.trace_id).toMatch(/^[0-9a-f]{32}$/);
     expect(line!.trace_id).not.toBe('0'.repeat(32));
     expect(line!.span_id).toMatch(/^[0-9a-f]{16}$/);
     expect(line!.request_id).toBe('log-test-request-0001');
     expect(line!.service).toBe('billing-webhook');
     // Nothing a client sent that is personal or secret is in the log, wherever it was.
-    for (const secret of [phone, phone.slice(1), token, signature]) expect(output).not.toContain(secret);
+    for (const secret of [phone, phone.slice(1), token, signature]) expect(output()).not.toContain(secret);
   });
 });

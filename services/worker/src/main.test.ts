@@ -1,44 +1,37 @@
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { freePort, freshDatabase, testQueuePrefix, testRedisUrl } from '@bursar/test-support';
+import {
+  freePort,
+  freshDatabase,
+  startWorkerProcess,
+  testQueuePrefix,
+  testRedisUrl,
+} from '@bursar/test-support';
 
-const workerDir = fileURLToPath(new URL('..', import.meta.url));
 const { url: databaseUrl } = await freshDatabase();
 
 /** Starts the worker as it is deployed (main.ts, the production catalog and processors) and collects its JSON log. */
 async function startWorker(env: Record<string, string>) {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: workerDir,
-    env: {
-      ...process.env,
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'info',
-      LOG_FORMAT: 'json',
-      DATABASE_URL: databaseUrl,
-      REDIS_URL: testRedisUrl(),
-      QUEUE_PREFIX: testQueuePrefix(),
-      OTEL_EXPORTER_OTLP_ENDPOINT: '',
-      WORKER_PORT: String(port),
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const child = startWorkerProcess({
+    LOG_LEVEL: 'info',
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: testRedisUrl(),
+    QUEUE_PREFIX: testQueuePrefix(),
+    WORKER_PORT: String(port),
+    ...env,
   });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
   const lines = () =>
-    output
+    child
+      .output(true)
       .split('\n')
       .filter((line) => line.startsWith('{'))
       .map(
         (line) =>
           JSON.parse(line) as { level: string; msg: string; err?: { message: string }; queues?: string[] },
       );
-  return { child, port, exited, lines, output: () => output };
+  return { child, port, exited, lines, output: () => child.output(true) };
 }
 
 describe('the worker process', () => {
