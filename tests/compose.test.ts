@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { interpolateAll, read, root } from './lib/compose.js';
+import { interpolateAll, read, root, toMap } from './lib/compose.js';
 import { SANDBOX_CREDENTIALS } from '@bursar/payments';
 import { SERVICE_COMMAND, SERVICES } from '../scripts/lib/services.js';
 
@@ -46,17 +46,6 @@ function service(name: string): ComposeService {
   const found = services[name];
   if (!found) throw new Error(`docker-compose.yml has no service "${name}"`);
   return found;
-}
-
-/** `environment` and `build.args` may be a map or a list of `KEY=value`. */
-function toMap(value: Env | string[] | undefined): Env {
-  if (!value) return {};
-  if (Array.isArray(value)) {
-    return Object.fromEntries(
-      value.map((entry) => [entry.split('=')[0], entry.slice(entry.indexOf('=') + 1)]),
-    );
-  }
-  return Object.fromEntries(Object.entries(value).map(([key, v]) => [key, v == null ? '' : String(v)]));
 }
 
 const envOf = (name: string) => toMap(service(name).environment);

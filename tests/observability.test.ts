@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { interpolateAll, read, root } from './lib/compose.js';
+import { interpolateAll, read, root, toMap } from './lib/compose.js';
 import { SERVICES } from '../scripts/lib/services.js';
 
 /**
@@ -50,16 +50,6 @@ function service(name: string, from: Compose = compose): ComposeService {
   const found = from.services[name];
   if (!found) throw new Error(`docker-compose.yml has no service "${name}"`);
   return found;
-}
-
-function toMap(value: Env | string[] | undefined): Env {
-  if (!value) return {};
-  if (Array.isArray(value)) {
-    return Object.fromEntries(
-      value.map((entry) => [entry.split('=')[0], entry.slice(entry.indexOf('=') + 1)]),
-    );
-  }
-  return Object.fromEntries(Object.entries(value).map(([key, v]) => [key, v == null ? '' : String(v)]));
 }
 
 const envOf = (name: string, from: Compose = compose) => toMap(service(name, from).environment);

@@ -29,3 +29,14 @@ export function interpolateAll(node: unknown): unknown {
   }
   return node;
 }
+
+/** A compose `environment` (or `build.args`): a map or a list of `KEY=value`, as a map. */
+export function toMap(value: Record<string, string> | string[] | undefined): Record<string, string> {
+  if (!value) return {};
+  if (Array.isArray(value)) {
+    return Object.fromEntries(
+      value.map((entry) => [entry.split('=')[0], entry.slice(entry.indexOf('=') + 1)]),
+    );
+  }
+  return Object.fromEntries(Object.entries(value).map(([key, v]) => [key, v == null ? '' : String(v)]));
+}
