@@ -15,7 +15,7 @@ import { mkdirSync, mkdtempSync, rmSync, createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Readable } from 'node:stream';
+import { get as httpGet, type IncomingMessage } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -325,9 +325,13 @@ const pdf: Benchmark = {
 
       const zipFile = join(scratch, 'batch.zip');
       const zipStart = performance.now();
-      const download = await fetch(`${apiUrl}/api/pdf-batches/${batchId}/download`, { headers });
-      if (download.status !== 200 || !download.body) throw new Error(`download failed: ${download.status}`);
-      await pipeline(Readable.fromWeb(download.body as never), createWriteStream(zipFile));
+      // node:http, not fetch: on some runs fetch's web stream turned into a Node stream kept this
+      // process busy (100-175% CPU) while the api waited, and the download took minutes, not seconds.
+      const download = await new Promise<IncomingMessage>((resolve, reject) =>
+        httpGet(`${apiUrl}/api/pdf-batches/${batchId}/download`, { headers }, resolve).on('error', reject),
+      );
+      if (download.statusCode !== 200) throw new Error(`download failed: ${download.statusCode}`);
+      await pipeline(download, createWriteStream(zipFile));
       const zipSeconds = (performance.now() - zipStart) / 1000;
       const entries = await new Promise<number>((resolve, reject) =>
         yauzl.open(zipFile, { lazyEntries: false, autoClose: true }, (error, zip) => {
