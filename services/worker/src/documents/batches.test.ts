@@ -1,0 +1,100 @@
+import type { Job } from 'bullmq';
+import { sql } from 'kysely';
+import { describe, expect, it } from 'vitest';
+import { latestDocument } from '@bursar/documents';
+import { issueInvoice } from '@bursar/ledger';
+import { createLogger } from '@bursar/platform';
+import { daysFromToday, dbBuilders, freshDatabase } from '@bursar/test-support';
+import { processPdfBatchChunk } from './documents.processor.js';
+import { testDocuments } from './documents.testing.js';
+
+const { db } = await freshDatabase();
+const builders = dbBuilders(db);
+const logger = createLogger('batches-test', 'silent');
+
+/** A batch of `count` invoices of one school, its items pending, in batch order. */
+async function batchOf(count: number) {
+  const schoolId = await builders.school();
+  const invoiceIds: string[] = [];
+  for (let index = 0; index < count; index++) {
+    const studentId = await builders.student(schoolId);
+    invoiceIds.push(
+      await db.transaction().execute(async (trx) => {
+        await sql`set local session_replication_role = replica`.execute(trx);
+        return issueInvoice(trx, {
+          schoolId,
+          studentId,
+          issueDate: daysFromToday(0),
+          dueDate: daysFromToday(14),
+          lines: [{ description: 'Tuition', quantity: 1, unitAmountMinor: 10_000n + BigInt(index) }],
+        });
+      }),
+    );
+  }
+  const { rows } = await sql<{ id: string }>`
+    insert into pdf_batches (school_id, selector, total) values (${schoolId}, '{}', ${count}) returning id
+  `.execute(db);
+  const batchId = rows[0]!.id;
+  await sql`
+    insert into pdf_batch_items (batch_id, position, invoice_id, invoice_number)
+    select ${batchId}, item.n, item.id, invoices.number
+    from unnest(${invoiceIds}::uuid[]) with ordinality as item (id, n) join invoices on invoices.id = item.id
+  `.execute(db);
+  return { batchId, invoiceIds };
+}
+
+const itemsOf = (batchId: string) =>
+  db
+    .selectFrom('pdfBatchItems')
+    .select(['invoiceId', 'status', 'error'])
+    .where('batchId', '=', batchId)
+    .orderBy('position')
+    .execute();
+
+/** The attempt a job is on, as BullMQ gives it to the processor. */
+const attempt = (made: number) => ({ attemptsMade: made, opts: { attempts: 8 } }) as unknown as Job;
+
+describe('a bulk render chunk', () => {
+  it('retries whole while one invoice cannot be stored, then on its last attempt fails that one alone', async () => {
+    const { batchId, invoiceIds } = await batchOf(3);
+    const documents = testDocuments(db, logger);
+    const broken = invoiceIds[1]!;
+    const storage = {
+      ...documents.storage,
+      put: async (key: string, body: Buffer, options: { contentType: string }) => {
+        if (key.includes(broken)) throw new Error('the disk is full');
+        return documents.storage.put(key, body, options);
+      },
+    };
+    const deps = { db, documents: { ...documents, storage }, outbox: { kick: async () => {} } };
+
+    // An attempt with retries left: the chunk's transaction rolls back whole, nothing is counted.
+    await expect(processPdfBatchChunk({ batchId, invoiceIds }, { ...deps, job: attempt(0) })).rejects.toThrow(
+      'the disk is full',
+    );
+    expect((await itemsOf(batchId)).map((item) => item.status)).toEqual(['pending', 'pending', 'pending']);
+    expect(await latestDocument(db, 'invoice', invoiceIds[0]!)).toBeUndefined();
+
+    // The last attempt: invoice by invoice, the bad one failed with its reason, the batch complete.
+    expect(await processPdfBatchChunk({ batchId, invoiceIds }, { ...deps, job: attempt(7) })).toEqual({
+      done: 2,
+      failed: 1,
+    });
+    expect(await itemsOf(batchId)).toEqual([
+      { invoiceId: invoiceIds[0], status: 'done', error: null },
+      { invoiceId: broken, status: 'failed', error: 'the disk is full' },
+      { invoiceId: invoiceIds[2], status: 'done', error: null },
+    ]);
+    const batch = await db
+      .selectFrom('pdfBatches')
+      .select(['status', 'done', 'failed'])
+      .where('id', '=', batchId)
+      .executeTakeFirstOrThrow();
+    expect(batch).toEqual({ status: 'completed', done: 2, failed: 1 });
+    // Run again (a redelivery): nothing is pending, nothing moves.
+    expect(await processPdfBatchChunk({ batchId, invoiceIds }, { ...deps, job: attempt(7) })).toEqual({
+      done: 0,
+      failed: 0,
+    });
+  });
+});
