@@ -2,15 +2,15 @@ import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { DB } from '@bursar/db';
 
 /**
- * Whether the campaign has a message other than `exceptId` still queued or in
- * flight. Each state is read from the end of the (campaign, status, id) index
- * with a limit (migration 0010), as a scalar subquery (an EXISTS would let the
+ * Whether the campaign has a message still queued or in flight. Each state is
+ * read from the end of the (campaign, status, id) index with a limit
+ * (migration 0010), as a scalar subquery (an EXISTS would let the
  * planner drop the order and scan the table from its start, through every
  * message already sent), so the question costs a few index entries however
  * much of the campaign is sent.
  */
-export function campaignHasUnsettled(campaignId: RawBuilder<unknown> | string, exceptId: string | null) {
-  return sql<boolean>`(${campaignHas('queued', campaignId, exceptId)} or ${campaignHas('sending', campaignId, exceptId)})`;
+function campaignHasUnsettled(campaignId: string) {
+  return sql<boolean>`(${campaignHas('queued', campaignId, null)} or ${campaignHas('sending', campaignId, null)})`;
 }
 
 /** Whether the campaign has a message other than `exceptId` in `status` (see {@link campaignHasUnsettled}). */
@@ -33,6 +33,6 @@ export async function completeCampaignIfDone(
   if (!campaignId) return;
   await sql`
     update whatsapp_campaigns set status = 'completed', finished_at = now(), updated_at = now()
-    where id = ${campaignId} and status = 'running' and not ${campaignHasUnsettled(campaignId, null)}
+    where id = ${campaignId} and status = 'running' and not ${campaignHasUnsettled(campaignId)}
   `.execute(db);
 }
