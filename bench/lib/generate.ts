@@ -526,8 +526,8 @@ export const GENERATORS: EntityGenerator[] = [
     insert: (client) =>
       derive(
         client,
-        `insert into allocations (school_id, payment_id, invoice_id, amount_minor, kind, created_at)
-         select a.school_id, a.payment_id, a.invoice_id, a.amount, a.kind, a.created_at
+        `insert into allocations (school_id, payment_id, invoice_id, amount_minor, kind, created_at, effective_at)
+         select a.school_id, a.payment_id, a.invoice_id, a.amount, a.kind, a.created_at, a.created_at
          from (
            select p.school_id, p.id as payment_id, p.invoice_id, p.amount_minor as amount, 'payment' as kind,
                   p.paid_at as created_at

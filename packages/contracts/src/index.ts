@@ -15,3 +15,4 @@ export * from './online-payments.js';
 export * from './money-format.js';
 export * from './documents.js';
 export * from './notify.js';
+export * from './reports.js';

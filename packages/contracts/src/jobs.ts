@@ -248,6 +248,39 @@ export const sendReminders = defineJob({
 });
 
 /**
+ * Compute one KPI report (a `reports` row, by id) and store its result.
+ * Asked for through the outbox by `POST /api/reports` and by schedules. The
+ * row carries the dedupe key (kind, school, parameters, money version), so an
+ * identical request while this one is queued, running or fresh finds it
+ * instead of queuing another. Only transient errors (the database or network)
+ * are retried; any other failure is final and shown on the report.
+ */
+export const computeReport = defineJob({
+  name: 'kpi-report.compute',
+  queue: 'kpi-report',
+  version: 1,
+  payload: z.strictObject({ reportId: z.uuid() }),
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 5_000 },
+  jobId: ({ reportId }) => `kpi-report.compute.${reportId}`,
+});
+
+/**
+ * One run of a report schedule (a `report_schedules` row): resolves the
+ * schedule's parameters for the run day and asks for the report like a
+ * request would. Fired by the schedule's BullMQ job scheduler.
+ */
+export const runReportSchedule = defineJob({
+  name: 'kpi-report.scheduled',
+  queue: 'kpi-report',
+  version: 1,
+  payload: z.strictObject({ scheduleId: z.uuid() }),
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 30_000 },
+  jobId: ({ scheduleId }) => `kpi-report.scheduled.${scheduleId}`,
+});
+
+/**
  * Every job in Bursar. Each job arrives in the same change as its processor
  * (payments, PDFs, WhatsApp, reports), and the worker's processor table must
  * name it or the worker does not typecheck.
@@ -263,6 +296,8 @@ export const JOBS = defineCatalog({
   'whatsapp-event.apply': applyWhatsAppEvent,
   'whatsapp.transactional': sendTransactional,
   'whatsapp.reminders': sendReminders,
+  'kpi-report.compute': computeReport,
+  'kpi-report.scheduled': runReportSchedule,
 });
 
 /** What a job's `data` holds in Redis: the versioned payload plus W3C trace context. */

@@ -26,6 +26,7 @@ export type Timestamp = ColumnType<Date, Date | string, Date | string>;
 export interface Allocations {
   amountMinor: bigint;
   createdAt: Generated<Timestamp>;
+  effectiveAt: Generated<Timestamp>;
   id: Generated<bigint>;
   invoiceId: string;
   kind: string;
@@ -294,6 +295,34 @@ export interface Refunds {
   schoolId: string;
 }
 
+export interface Reports {
+  createdAt: Generated<Timestamp>;
+  dedupeKey: string;
+  error: string | null;
+  finishedAt: Timestamp | null;
+  id: Generated<string>;
+  kind: string;
+  moneyVersion: bigint;
+  params: Json;
+  progress: Generated<number>;
+  requestedBy: string | null;
+  result: Json | null;
+  scheduleId: string | null;
+  schoolId: string;
+  startedAt: Timestamp | null;
+  status: Generated<string>;
+}
+
+export interface ReportSchedules {
+  createdAt: Generated<Timestamp>;
+  createdBy: string | null;
+  cron: string;
+  id: Generated<string>;
+  kind: string;
+  params: Json;
+  schoolId: string;
+}
+
 export interface Schools {
   address: string | null;
   contactEmail: string | null;
@@ -461,6 +490,8 @@ export interface DB {
   reconciliationItems: ReconciliationItems;
   refreshTokens: RefreshTokens;
   refunds: Refunds;
+  reports: Reports;
+  reportSchedules: ReportSchedules;
   schools: Schools;
   schoolStats: SchoolStats;
   studentGuardians: StudentGuardians;

@@ -69,6 +69,7 @@ export async function applyCredit(trx: Trx, schoolId: string, studentId: string)
   const sources = await unallocatedPayments(trx, studentId);
   let credit = student.creditMinor;
   let applied = 0n;
+  const now = new Date();
   let source = 0;
   let available = sources[0]?.unallocatedMinor ?? 0n;
   for (const invoice of open) {
@@ -83,6 +84,7 @@ export async function applyCredit(trx: Trx, schoolId: string, studentId: string)
           invoiceId: invoice.id,
           amountMinor: take,
           kind: 'credit',
+          effectiveAt: now,
         })
         .execute();
       await trx

@@ -9,3 +9,4 @@ export * from './reconciliation.js';
 export * from './statements.js';
 export * from './status.js';
 export * from './dates.js';
+export * from './reports/index.js';

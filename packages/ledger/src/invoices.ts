@@ -206,17 +206,19 @@ export async function voidInvoice(
     .having(sql`sum(amount_minor)`, '>', 0)
     .execute();
   let released = 0n;
+  // The void and the money it gives back count from one instant.
+  const now = new Date();
   for (const row of applied) {
     await trx
       .insertInto('allocations')
-      .values({ schoolId, paymentId: row.paymentId, invoiceId, amountMinor: -row.net, kind: 'void' })
+      .values({ schoolId, paymentId: row.paymentId, invoiceId, amountMinor: -row.net, kind: 'void', effectiveAt: now })
       .execute();
     released += row.net;
   }
   await trx
     .updateTable('invoices')
     .set({
-      voidedAt: new Date(),
+      voidedAt: now,
       voidReason: reason,
       paidMinor: sql`paid_minor - ${released}`,
       updatedAt: new Date(),

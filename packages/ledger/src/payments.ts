@@ -42,6 +42,7 @@ export async function applyPayment(
   }
   if (invoice.voidedAt)
     throw new AppError('conflict', `Invoice ${invoice.number} is void and cannot take payments`);
+  const paidAt = input.paidAt ?? new Date();
   const inserted = await trx
     .insertInto('payments')
     .values({
@@ -52,7 +53,7 @@ export async function applyPayment(
       currency: invoice.currency,
       method: input.method,
       reference: input.reference ?? null,
-      paidAt: input.paidAt ?? new Date(),
+      paidAt,
       createdBy: input.createdBy ?? null,
       provider: input.provider ?? null,
       providerPaymentId: input.providerPaymentId ?? null,
@@ -83,6 +84,8 @@ export async function applyPayment(
         invoiceId: invoice.id,
         amountMinor: applied,
         kind: 'payment',
+        // The money counted on the invoice from when it was paid, not when it was entered.
+        effectiveAt: paidAt,
       })
       .execute();
     await trx
@@ -155,6 +158,7 @@ export async function refundPayment(
       .executeTakeFirst();
     if (existing) return { refundId: existing.id, fromCreditMinor: 0n, duplicate: true };
   }
+  const now = new Date();
   const refundable = payment.amountMinor - payment.refundedMinor;
   if (input.amountMinor > refundable) {
     throw new AppError(
@@ -188,6 +192,7 @@ export async function refundPayment(
         invoiceId: row.invoiceId,
         amountMinor: -take,
         kind: 'refund',
+        effectiveAt: now,
       })
       .execute();
     await trx
@@ -218,6 +223,7 @@ export async function refundPayment(
       fromCreditMinor: fromCredit,
       reason: input.reason,
       createdBy: input.createdBy ?? null,
+      createdAt: now,
       provider: input.provider ?? null,
       providerRefundId: input.providerRefundId ?? null,
     })

@@ -22,6 +22,15 @@ export const jobDuration = new client.Histogram({
   registers: [registry],
 });
 
+/** KPI report computation time by kind and outcome (succeeded, retried, failed). */
+export const reportDuration = new client.Histogram({
+  name: 'report_duration_seconds',
+  help: 'Time to compute a KPI report, by kind and outcome',
+  labelNames: ['kind', 'outcome'],
+  buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15, 60],
+  registers: [registry],
+});
+
 /** Outbox rows committed but not yet handed to Redis (all replicas report the same table). */
 export const outboxBacklog = new client.Gauge({
   name: 'outbox_backlog',

@@ -28,6 +28,8 @@ export const PERMISSIONS = {
   'reconciliation:read': ['platform_admin', 'school_admin', 'accountant'],
   'reconciliation:write': ['platform_admin', 'school_admin', 'accountant'],
   'statements:read': ['platform_admin', 'school_admin', 'accountant'],
+  'reports:read': ['platform_admin', 'school_admin', 'accountant'],
+  'reports:write': ['platform_admin', 'school_admin', 'accountant'],
   'audit:read': ['platform_admin', 'school_admin', 'accountant'],
   'messages:read': ['platform_admin', 'school_admin', 'accountant'],
   'messages:write': ['platform_admin', 'school_admin', 'accountant'],

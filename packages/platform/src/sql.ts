@@ -52,3 +52,35 @@ export function fieldError(path: string, message: string): AppError {
     errors: [{ path, message }],
   });
 }
+
+/**
+ * SQLSTATE classes and codes that say "try again later", not "this can never
+ * work": connection loss (08), insufficient resources (53), the server
+ * shutting down or restarting (57P01-57P03), serialization failures and
+ * deadlocks (40001, 40P01), a lock not available (55P03) and a statement
+ * cancelled by a timeout (57014).
+ */
+const TRANSIENT_SQLSTATES = new Set(['40001', '40P01', '55P03', '57014', '57P01', '57P02', '57P03']);
+const TRANSIENT_NODE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+]);
+
+/** Whether an error from the database (or the network to it) is worth retrying. */
+export function isTransientError(error: unknown): boolean {
+  if (!error || typeof error !== 'object') return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    if (code.startsWith('08') || code.startsWith('53') || TRANSIENT_SQLSTATES.has(code)) return true;
+    if (TRANSIENT_NODE_CODES.has(code)) return true;
+  }
+  const message = error instanceof Error ? error.message : '';
+  // pg's own wording when the server goes away mid-query, or the pool cannot reach it in time.
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
+    message,
+  );
+}

@@ -38,6 +38,7 @@ const README_ROWS: Record<string, Permission[]> = {
   'payments, refunds: write': ['payments:write', 'refunds:write'],
   'reconciliation: read, write': ['reconciliation:read', 'reconciliation:write'],
   'statements, audit: read': ['statements:read', 'audit:read'],
+  'reports, analytics: read, write; report schedules': ['reports:read', 'reports:write'],
   'WhatsApp templates, campaigns, settings: read, write': ['messages:read', 'messages:write'],
 };
 

@@ -11,6 +11,7 @@ import { processLaunchCampaign } from './whatsapp/launch.processor.js';
 import { processSendWhatsApp } from './whatsapp/send.processor.js';
 import { processWhatsAppEvent } from './whatsapp/events.processor.js';
 import { processReminders, processTransactional } from './whatsapp/transactional.processor.js';
+import { processComputeReport, processScheduledReport } from './reports/reports.processor.js';
 import {
   processInvoicePdf,
   processPdfBatchChunk,
@@ -56,4 +57,6 @@ export const processors: Processors<typeof JOBS> = {
   'whatsapp-event.apply': processWhatsAppEvent,
   'whatsapp.transactional': processTransactional,
   'whatsapp.reminders': (payload, context) => processReminders(payload, context),
+  'kpi-report.compute': processComputeReport,
+  'kpi-report.scheduled': processScheduledReport,
 };
