@@ -289,6 +289,6 @@ describe('bulk invoice PDFs', () => {
       ].sort(),
     );
     const failedCsv = entries.find((entry) => entry.name === 'failed.csv')!.bytes.toString();
-    expect(failedCsv).toBe(`invoice,error\n${gone},invoice ${gone} no longer exists\n`);
+    expect(failedCsv).toBe(`invoice,error\r\n${gone},invoice ${gone} no longer exists\r\n`);
   }, 120_000);
 });

@@ -16,3 +16,4 @@ export * from './money-format.js';
 export * from './documents.js';
 export * from './notify.js';
 export * from './reports.js';
+export * from './csv.js';

@@ -18,3 +18,4 @@ export * from './permissions.js';
 export * from './sql.js';
 export * from './tenancy.js';
 export * from './user-state.js';
+export * from './cron.js';

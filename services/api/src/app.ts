@@ -31,6 +31,7 @@ import { statementsRoutes } from './statements/statements.routes.js';
 import { auditRoutes } from './audit/audit.routes.js';
 import { openapiRoutes } from './openapi/openapi.routes.js';
 import { documentsRoutes } from './documents/documents.routes.js';
+import { reportsRoutes } from './reports/reports.routes.js';
 import { createAdminApp } from './admin/admin.routes.js';
 
 export interface AppDeps {
@@ -95,6 +96,7 @@ export function createApp({
       app.use(paymentLinksRoutes(context));
       app.use(reconciliationRoutes(context));
       app.use(statementsRoutes(context));
+      app.use(reportsRoutes(context));
       app.use(auditRoutes(context));
       // Last, so it never shadows a feature route; it documents every router above.
       app.use(openapiRoutes());

@@ -57,8 +57,8 @@ describe('which queues a worker runs', () => {
   });
 
   it('refuses to start when WORKER_QUEUES names a queue with no job', () => {
-    expect(() => planQueues(catalog, complete, ['payments', 'kpi-report'])).toThrow(
-      'WORKER_QUEUES names kpi-report, which has no job in the catalog (queues with jobs: payments, invoice-pdf)',
+    expect(() => planQueues(catalog, complete, ['payments', 'ai-drafts'])).toThrow(
+      'WORKER_QUEUES names ai-drafts, which has no job in the catalog (queues with jobs: payments, invoice-pdf)',
     );
   });
 
@@ -79,12 +79,13 @@ describe('which queues a worker runs', () => {
     expect([...planQueues(JOBS, productionProcessors, undefined).keys()]).toEqual([
       'payments',
       'invoice-pdf',
+      'kpi-report',
       'whatsapp-campaign',
       'whatsapp-send',
     ]);
-    expect(() => planQueues(JOBS, productionProcessors, ['kpi-report'])).toThrow(
-      'WORKER_QUEUES names kpi-report, which has no job in the catalog ' +
-        '(queues with jobs: payments, invoice-pdf, whatsapp-campaign, whatsapp-send)',
+    expect(() => planQueues(JOBS, productionProcessors, ['ai-drafts'])).toThrow(
+      'WORKER_QUEUES names ai-drafts, which has no job in the catalog ' +
+        '(queues with jobs: payments, invoice-pdf, whatsapp-campaign, whatsapp-send, kpi-report)',
     );
   });
 });
@@ -184,7 +185,7 @@ describe('a worker process', () => {
   });
 
   it('refuses to start, before starting anything, when its configuration and catalog disagree', () => {
-    const bad = loadServiceConfig({ ...baseEnv, WORKER_QUEUES: 'kpi-report' });
+    const bad = loadServiceConfig({ ...baseEnv, WORKER_QUEUES: 'ai-drafts' });
     const before = new Shutdown(logger, 1_000, () => undefined);
     const add = vi.spyOn(before, 'add');
     expect(() =>

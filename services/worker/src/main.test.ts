@@ -36,11 +36,11 @@ async function startWorker(env: Record<string, string>) {
 
 describe('the worker process', () => {
   it('exits 1 naming the problem when WORKER_QUEUES names a queue with no job', async () => {
-    const worker = await startWorker({ WORKER_QUEUES: 'kpi-report' });
+    const worker = await startWorker({ WORKER_QUEUES: 'ai-drafts' });
     const [code] = await worker.exited;
     expect(code, worker.output()).toBe(1);
     const fatal = worker.lines().find((line) => line.msg === 'failed to start');
-    expect(fatal?.err?.message).toContain('WORKER_QUEUES names kpi-report, which has no job in the catalog');
+    expect(fatal?.err?.message).toContain('WORKER_QUEUES names ai-drafts, which has no job in the catalog');
   });
 
   it('starts with the production catalog, runs every queue with jobs, says so, and serves /healthz', async () => {

@@ -7,6 +7,7 @@ import { startWorkers } from './app.js';
 import { loadServiceConfig } from './config.js';
 import { processors } from './processors.js';
 import { createWhatsAppDeps, scheduleReminders } from './whatsapp/deps.js';
+import { startReportScheduleSync } from './reports/schedules.js';
 
 await runService({
   name: 'worker',
@@ -39,6 +40,9 @@ await runService({
       void scheduleReminders(config, { redis, shutdown }).catch((error: unknown) =>
         logger.warn({ err: error }, 'the reminder schedule could not be set; it is set at the next start'),
       );
+    }
+    if (!config.WORKER_QUEUES || config.WORKER_QUEUES.includes('kpi-report')) {
+      startReportScheduleSync({ db, redis, prefix: config.QUEUE_PREFIX, logger, shutdown });
     }
     return started.app;
   },

@@ -5,6 +5,7 @@ import type { Response } from 'express';
 import { ZipArchive } from 'archiver';
 import {
   AppError,
+  csvLine,
   JOBS,
   MAX_PDF_BATCH,
   PDF_BATCH_CHUNK,
@@ -313,7 +314,7 @@ export async function sendBatchZip(
       for (const item of page) {
         after = item.position;
         if (item.status !== 'done' || !item.storageKey) {
-          failed.push(`${csvField(item.invoiceNumber)},${csvField(item.error ?? 'failed')}`);
+          failed.push(csvLine([item.invoiceNumber, item.error ?? 'failed']));
           continue;
         }
         const stored = await documents.storage.get(item.storageKey);
@@ -324,7 +325,7 @@ export async function sendBatchZip(
       }
       if (page.length < ZIP_PAGE) break;
     }
-    if (failed.length) archive.append(`invoice,error\n${failed.join('\n')}\n`, { name: 'failed.csv' });
+    if (failed.length) archive.append(csvLine(['invoice', 'error']) + failed.join(''), { name: 'failed.csv' });
     await archive.finalize();
   } catch (error) {
     // Headers are gone: all that can be done is to cut the download short, so it is not taken for whole.
@@ -333,11 +334,6 @@ export async function sendBatchZip(
     res.destroy(error as Error);
   }
   await sent.catch(() => {});
-}
-
-function csvField(value: string): string {
-  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
-  return /[",\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 
 const IMAGE_SIGNATURES: { type: string; bytes: number[] }[] = [

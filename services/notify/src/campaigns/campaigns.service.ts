@@ -46,7 +46,7 @@ import {
   type CampaignRow,
   type RecipientRow,
 } from './campaigns.repository.js';
-import { csvLine } from './recipients-csv.js';
+import { csvLine } from '@bursar/contracts';
 
 type Db = Kysely<DB> | Transaction<DB>;
 type CampaignRecipient = z.infer<typeof CampaignRecipientSchema>;
