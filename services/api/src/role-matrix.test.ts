@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { MAX_AMOUNT_MINOR, type Role } from '@bursar/contracts';
 import { PERMISSIONS, type Permission } from '@bursar/platform';
 import { publishInvoiceDocument } from '@bursar/documents';
+import { computeReport, insertReport } from '@bursar/ledger';
 import { daysFromToday, tinyPng, uniquePhone, uniqueTag } from '@bursar/test-support';
 import { createTestApi, type ApiResponse, type Caller } from './testing/harness.js';
 import { startFakeProviders } from './testing/fake-providers.js';
@@ -122,6 +123,26 @@ describe('role matrix', async () => {
     return body;
   };
   const make = {
+    reportSchedule: async () =>
+      (
+        await created(
+          api.request(setupAccountant, 'POST', '/api/report-schedules', {
+            body: { kind: 'aging', params: { schoolId }, cron: '0 6 * * 1' },
+          }),
+        )
+      ).id as string,
+    /** A report computed as the worker would, so its exports have something to answer. */
+    report: async () => {
+      const params = { kind: 'aging' as const, schoolId, asOf: daysFromToday(0, 'Asia/Kolkata') };
+      const row = await api.db.transaction().execute((trx) => insertReport(trx, params));
+      const result = await computeReport(api.db, params);
+      await api.db
+        .updateTable('reports')
+        .set({ status: 'succeeded', progress: 100, result: JSON.stringify(result), finishedAt: new Date() })
+        .where('id', '=', row.id)
+        .execute();
+      return row.id;
+    },
     klass: async () => (await bySetupAdmin.class()).id as string,
     student: async () => (await bySetupAdmin.student()).id as string,
     guardian: async () => (await bySetupAdmin.guardian()).id as string,
@@ -392,6 +413,21 @@ describe('role matrix', async () => {
       permission: 'schools:update',
       prepare: async () => ({ path: `/api/schools/${schoolId}/logo` }),
     },
+    'POST /api/reports': {
+      permission: 'reports:write',
+      prepare: async () => ({ path: '/api/reports', body: { kind: 'aging', schoolId } }),
+    },
+    'POST /api/report-schedules': {
+      permission: 'reports:write',
+      prepare: async () => ({
+        path: '/api/report-schedules',
+        body: { kind: 'aging', params: { schoolId }, cron: '0 6 * * 1' },
+      }),
+    },
+    'DELETE /api/report-schedules/{id}': {
+      permission: 'reports:write',
+      prepare: async () => ({ path: `/api/report-schedules/${await make.reportSchedule()}` }),
+    },
     'POST /api/payments/{id}/refunds': {
       permission: 'refunds:write',
       spent: true,
@@ -470,14 +506,17 @@ describe('role matrix', async () => {
   );
 
   it('lets exactly the roles README names read each route: others 403, anonymous 401', async () => {
-    const [classId, studentId, guardianId, feePlanId, userId, paymentId] = await Promise.all([
-      make.klass(),
-      make.student(),
-      make.guardian(),
-      make.feePlan(),
-      make.user(),
-      make.payment(),
-    ]);
+    const [classId, studentId, guardianId, feePlanId, userId, paymentId, reportId, scheduleId] =
+      await Promise.all([
+        make.klass(),
+        make.student(),
+        make.guardian(),
+        make.feePlan(),
+        make.user(),
+        make.payment(),
+        make.report(),
+        make.reportSchedule(),
+      ]);
     const invoiceId = await make.invoice(studentId);
     // Its PDF rendered (as the worker would), and a batch the worker has finished, so every read has something to answer.
     await publishInvoiceDocument(api.documents, invoiceId);
@@ -499,13 +538,23 @@ describe('role matrix', async () => {
         .replace('/api/fee-plans/{id}', `/api/fee-plans/${feePlanId}`)
         .replace('/api/invoices/{id}', `/api/invoices/${invoiceId}`)
         .replace('/api/payments/{id}', `/api/payments/${paymentId}`)
+        .replace('/api/reports/{id}', `/api/reports/${reportId}`)
+        .replace('/api/report-schedules/{id}', `/api/report-schedules/${scheduleId}`)
         .replace('{userId}', userId);
+    // Reads whose query is required: what each role sends (a platform admin names the school).
+    const today = daysFromToday(0, 'Asia/Kolkata');
+    const READ_QUERIES: Record<string, string> = {
+      'GET /api/analytics/collections': `?schoolId=${schoolId}&from=${daysFromToday(-30, 'Asia/Kolkata')}&to=${today}`,
+      'GET /api/analytics/students': `?schoolId=${schoolId}`,
+      'GET /api/analytics/fee-heads': `?schoolId=${schoolId}`,
+      'GET /api/analytics/dashboard': `?schoolId=${schoolId}`,
+    };
     const reads = operationKeys.filter((key) => key.startsWith('GET ') && operation(key)['x-permission']);
     expect(reads.length).toBeGreaterThanOrEqual(19);
     const failures: string[] = [];
     for (const key of reads) {
       const permission: Permission = operation(key)['x-permission'];
-      const path = fill(key.slice(4));
+      const path = fill(key.slice(4)) + (READ_QUERIES[key] ?? '');
       expect(path, key).not.toContain('{');
       for (const role of ROLES) {
         const res = await api.request(callers[role], 'GET', path);
