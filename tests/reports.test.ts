@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- response bodies are walked as plain JSON */
 /**
  * KPI reports end to end: the api takes the request, the worker (a process of
  * its own, as deployed) computes it, the api serves the result and its
