@@ -17,6 +17,7 @@ export type {
   RenderResult,
   SchoolHeader,
 } from './model.js';
+export { renderReportPdf, type ReportPdfInput } from './report.js';
 // Loading, storing and versioning documents (worker and api).
 export * from './load.js';
 export * from './publish.js';
