@@ -293,6 +293,7 @@ export const ReportScheduleList = paginated(ReportSchedule);
 const SchoolQuery = { schoolId: Id };
 
 export const DashboardQuery = z.strictObject({ schoolId: Id.optional() });
+export type DashboardQuery = z.infer<typeof DashboardQuery>;
 
 const DashboardTotals = z.object({
   invoicedMinor: AmountMinor,
@@ -322,6 +323,7 @@ export const PlatformDashboard = z.object({
 });
 export type PlatformDashboard = z.infer<typeof PlatformDashboard>;
 export const Dashboard = z.union([SchoolDashboard, PlatformDashboard]);
+export type Dashboard = z.infer<typeof Dashboard>;
 
 export const AnalyticsCollectionsQuery = z
   .strictObject({
@@ -355,9 +357,12 @@ export const StudentAnalytics = z.object({
   balanceMinor: AmountMinor,
   creditMinor: AmountMinor,
 });
+export type StudentAnalytics = z.infer<typeof StudentAnalytics>;
 export const StudentAnalyticsList = paginated(StudentAnalytics).extend({ currency: CurrencyCode });
+export type StudentAnalyticsList = z.infer<typeof StudentAnalyticsList>;
 
 export const AnalyticsFeeHeadsQuery = PaginationQuery.extend(SchoolQuery).strict();
+export type AnalyticsFeeHeadsQuery = z.infer<typeof AnalyticsFeeHeadsQuery>;
 export const FeeHeadAnalytics = z.object({
   feeHead: z.string().nullable(),
   invoicedMinor: AmountMinor,
@@ -366,4 +371,6 @@ export const FeeHeadAnalytics = z.object({
   outstandingMinor: AmountMinor,
   collectionRatePercent: Percent,
 });
+export type FeeHeadAnalytics = z.infer<typeof FeeHeadAnalytics>;
 export const FeeHeadAnalyticsList = paginated(FeeHeadAnalytics).extend({ currency: CurrencyCode });
+export type FeeHeadAnalyticsList = z.infer<typeof FeeHeadAnalyticsList>;

@@ -32,6 +32,7 @@ import { auditRoutes } from './audit/audit.routes.js';
 import { openapiRoutes } from './openapi/openapi.routes.js';
 import { documentsRoutes } from './documents/documents.routes.js';
 import { reportsRoutes } from './reports/reports.routes.js';
+import { analyticsRoutes } from './analytics/analytics.routes.js';
 import { createAdminApp } from './admin/admin.routes.js';
 
 export interface AppDeps {
@@ -97,6 +98,7 @@ export function createApp({
       app.use(reconciliationRoutes(context));
       app.use(statementsRoutes(context));
       app.use(reportsRoutes(context));
+      app.use(analyticsRoutes(context));
       app.use(auditRoutes(context));
       // Last, so it never shadows a feature route; it documents every router above.
       app.use(openapiRoutes());

@@ -4,3 +4,4 @@ export * from './forecast.js';
 export * from './registry.js';
 export { percent, reportSchool, type Narrowing, type ReportSchool } from './scope.js';
 export * from './requests.js';
+export * from './analytics.js';
