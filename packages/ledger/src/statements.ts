@@ -1,5 +1,8 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Db } from './db.js';
+import { todayIn } from './dates.js';
+import { openInvoicesAsOfCte } from './reports/aging.js';
+import { reportCtes, startOfDay } from './reports/scope.js';
 import { balanceSql, invoiceStatusSql } from './status.js';
 
 /** Account totals, all computed in SQL. `balanceMinor` is owed; `creditMinor` is held for the family. */
@@ -12,10 +15,21 @@ export interface Totals {
 }
 
 /**
- * A student's statement: whole-account totals, and the invoices issued in
- * [from, to] with their payments and refunds. `asOf` is the day statuses are
- * judged against (default: today in the school's time zone).
+ * Whether a statement as of `asOf` is answered point-in-time: only for a day
+ * before today in the school's zone. Today (or a later day) is answered from
+ * the running totals, which are what the ledger holds right now; a day that
+ * has ended can no longer change except by back-dated payments, and is
+ * recomputed from the rows.
  */
+export function isPastDay(asOf: string | undefined, timezone: string, now: Date = new Date()): boolean {
+  return asOf !== undefined && asOf < todayIn(timezone, now);
+}
+
+/** The instant local day `asOf` ends in `timezone`: what "as of that day" means for money. */
+function endOf(asOf: string, timezone: string): RawBuilder<Date> {
+  return startOfDay(sql`${asOf}::date + 1`, timezone);
+}
+
 interface StatementPaymentJson {
   id: string;
   invoiceId: string;
@@ -34,16 +48,150 @@ interface StatementPaymentJson {
   }[];
 }
 
+/** A statement's invoice row, today's or as of a past day. */
+interface StatementInvoiceRow {
+  id: string;
+  number: string;
+  issueDate: string;
+  dueDate: string;
+  totalMinor: bigint;
+  paidMinor: bigint;
+  refundedMinor: bigint;
+  voidedAt: Date | null;
+  balanceMinor: bigint;
+  status: string;
+  payments: StatementPaymentJson[];
+}
+
 /**
- * A student's statement: whole-account totals (the student's running totals),
- * and the invoices issued in [from, to] with their payments and refunds, in
- * two queries. `asOf` is the day statuses are judged against (default: today
- * in the school's time zone). Money inside the nested JSON travels as text and
- * is parsed to bigint here, never through a float.
+ * Each invoice's payments (with their refunds) as JSON, for a query with
+ * `invoices` in scope. With `end`, only what had happened before it: payments
+ * paid before it and their refunds made before it (the payment's refunded
+ * amount is then the sum of those, worked out by the caller).
+ */
+function paymentsJson(end?: RawBuilder<Date>) {
+  const refundsJson = end
+    ? sql`coalesce((
+      select json_agg(json_build_object(
+        'id', r.id, 'paymentId', r.payment_id, 'amountMinor', r.amount_minor::text,
+        'fromCreditMinor', r.from_credit_minor::text, 'reason', r.reason, 'createdAt', r.created_at
+      ) order by r.created_at, r.id) from refunds r where r.payment_id = p.id and r.created_at < ${end}), '[]'::json)`
+    : sql`case when p.refunded_minor > 0 then (
+      select json_agg(json_build_object(
+        'id', r.id, 'paymentId', r.payment_id, 'amountMinor', r.amount_minor::text,
+        'fromCreditMinor', r.from_credit_minor::text, 'reason', r.reason, 'createdAt', r.created_at
+      ) order by r.created_at, r.id) from refunds r where r.payment_id = p.id)
+    else '[]'::json end`;
+  const paidBefore = end ? sql`and p.paid_at < ${end}` : sql``;
+  return sql<StatementPaymentJson[]>`coalesce((
+      select json_agg(json_build_object(
+        'id', p.id, 'invoiceId', p.invoice_id, 'amountMinor', p.amount_minor::text,
+        'refundedMinor', p.refunded_minor::text, 'method', p.method, 'reference', p.reference,
+        'paidAt', p.paid_at, 'refunds', ${refundsJson}
+      ) order by p.paid_at, p.id) from payments p where p.invoice_id = invoices.id ${paidBefore}), '[]'::json)`;
+}
+
+/**
+ * `books`: a student's invoices issued by `asOf`, each as it stood at `end`
+ * (the end of that day), in the shape of an `invoices` row so the status and
+ * balance rules (`status.ts`) apply to it unchanged. `paid_minor` is the
+ * money applied to it before `end` (payments and credit moves, less what a
+ * void gave back), `refunded_minor` what refunds took back before `end`, and
+ * `voided_at` is set only if it was void by then: the same running columns
+ * payments.ts, credit.ts and invoices.ts keep, summed from the allocations
+ * effective before `end` instead of all of them.
+ */
+function booksCte(studentId: string, asOf: string, end: RawBuilder<Date>): RawBuilder<unknown> {
+  return sql`books as (
+    select i.id, i.number, i.issue_date, i.due_date, i.total_minor,
+           case when i.voided_at < ${end} then i.voided_at end as voided_at,
+           coalesce(sum(a.amount_minor) filter (where a.kind in ('payment', 'credit', 'void')), 0)::bigint as paid_minor,
+           (-coalesce(sum(a.amount_minor) filter (where a.kind = 'refund'), 0))::bigint as refunded_minor
+      from invoices i left join allocations a on a.invoice_id = i.id and a.effective_at < ${end}
+     where i.student_id = ${studentId} and i.issue_date <= ${asOf}
+     group by i.id)`;
+}
+
+/**
+ * A student's totals at the end of local day `asOf`: invoices on the books
+ * then (issued by that day, not void by its end), payments paid and refunds
+ * made before it, open balances then, and the credit held then (what was paid
+ * less what was refunded and what was allocated to invoices before it).
+ */
+async function studentTotalsAsOf(db: Db, studentId: string, asOf: string, timezone: string): Promise<Totals> {
+  const end = endOf(asOf, timezone);
+  const { rows } = await sql<{
+    invoicedMinor: bigint;
+    balanceMinor: bigint;
+    paidMinor: bigint;
+    refundedMinor: bigint;
+    allocatedMinor: bigint;
+  }>`with ${booksCte(studentId, asOf, end)}
+    select
+      (select coalesce(sum(invoices.total_minor) filter (where invoices.voided_at is null), 0)::bigint
+         from books invoices) as invoiced_minor,
+      (select coalesce(sum(${balanceSql}) filter (where ${balanceSql} > 0), 0)::bigint
+         from books invoices) as balance_minor,
+      (select coalesce(sum(p.amount_minor), 0)::bigint
+         from payments p where p.student_id = ${studentId} and p.paid_at < ${end}) as paid_minor,
+      (select coalesce(sum(r.amount_minor), 0)::bigint
+         from refunds r join payments p on p.id = r.payment_id
+        where p.student_id = ${studentId} and r.created_at < ${end}) as refunded_minor,
+      (select coalesce(sum(a.amount_minor), 0)::bigint
+         from allocations a join payments p on p.id = a.payment_id
+        where p.student_id = ${studentId} and a.effective_at < ${end}) as allocated_minor`.execute(db);
+  const { allocatedMinor, ...totals } = rows[0]!;
+  return { ...totals, creditMinor: totals.paidMinor - totals.refundedMinor - allocatedMinor };
+}
+
+/** A student's invoices issued in [from, to] as they stood at the end of local day `asOf`. */
+async function studentInvoicesAsOf(
+  db: Db,
+  input: { studentId: string; from?: string; to?: string; asOf: string; timezone: string },
+): Promise<StatementInvoiceRow[]> {
+  const end = endOf(input.asOf, input.timezone);
+  const from = input.from ? sql`and invoices.issue_date >= ${input.from}` : sql``;
+  const to = input.to ? sql`and invoices.issue_date <= ${input.to}` : sql``;
+  const { rows } = await sql<StatementInvoiceRow>`with ${booksCte(input.studentId, input.asOf, end)}
+    select invoices.id, invoices.number, invoices.issue_date, invoices.due_date, invoices.total_minor,
+           invoices.paid_minor, invoices.refunded_minor, invoices.voided_at,
+           ${balanceSql} as balance_minor, ${invoiceStatusSql(input.asOf)} as status,
+           ${paymentsJson(end)} as payments
+      from books invoices
+     where true ${from} ${to}
+     order by invoices.due_date, invoices.number`.execute(db);
+  // A payment's refunded amount then is what its refunds listed (those made by then) add up to.
+  return rows.map((row) => ({
+    ...row,
+    payments: row.payments.map((payment) => ({
+      ...payment,
+      refundedMinor: String(payment.refunds.reduce((sum, refund) => sum + BigInt(refund.amountMinor), 0n)),
+    })),
+  }));
+}
+
+/**
+ * A student's statement: whole-account totals, and the invoices issued in
+ * [from, to] with their payments and refunds. `asOf` is the day statuses are
+ * judged against (default: today in the school's time zone).
+ *
+ * Amounts are today's (the student's running totals and the invoices' running
+ * columns, two queries) unless `pointInTime` is set and `asOf` is a day
+ * before today in the school's zone: then every amount is as it stood at the
+ * end of that day (invoices issued after it are not listed; payments, refunds,
+ * credit moves and voids after it are undone). Money inside the nested JSON
+ * travels as text and is parsed to bigint here, never through a float.
  */
 export async function studentStatement(
   db: Db,
-  input: { schoolId: string | null; studentId: string; from?: string; to?: string; asOf?: string },
+  input: {
+    schoolId: string | null;
+    studentId: string;
+    from?: string;
+    to?: string;
+    asOf?: string;
+    pointInTime?: boolean;
+  },
 ) {
   let studentQuery = db
     .selectFrom('students')
@@ -70,41 +218,6 @@ export async function studentStatement(
   const student = await studentQuery.executeTakeFirst();
   if (!student) return undefined;
 
-  const refundsJson = sql`case when p.refunded_minor > 0 then (
-      select json_agg(json_build_object(
-        'id', r.id, 'paymentId', r.payment_id, 'amountMinor', r.amount_minor::text,
-        'fromCreditMinor', r.from_credit_minor::text, 'reason', r.reason, 'createdAt', r.created_at
-      ) order by r.created_at, r.id) from refunds r where r.payment_id = p.id)
-    else '[]'::json end`;
-  const paymentsJson = sql<StatementPaymentJson[]>`coalesce((
-      select json_agg(json_build_object(
-        'id', p.id, 'invoiceId', p.invoice_id, 'amountMinor', p.amount_minor::text,
-        'refundedMinor', p.refunded_minor::text, 'method', p.method, 'reference', p.reference,
-        'paidAt', p.paid_at, 'refunds', ${refundsJson}
-      ) order by p.paid_at, p.id) from payments p where p.invoice_id = invoices.id), '[]'::json)`;
-  let invoiceQuery = db
-    .selectFrom('invoices')
-    .innerJoin('schools', 'schools.id', 'invoices.schoolId')
-    .select([
-      'invoices.id',
-      'invoices.number',
-      'invoices.issueDate',
-      'invoices.dueDate',
-      'invoices.totalMinor',
-      'invoices.paidMinor',
-      'invoices.refundedMinor',
-      'invoices.voidedAt',
-      balanceSql.as('balanceMinor'),
-      invoiceStatusSql(input.asOf).as('status'),
-      paymentsJson.as('payments'),
-    ])
-    .where('invoices.studentId', '=', student.id)
-    .orderBy('invoices.dueDate')
-    .orderBy('invoices.number');
-  if (input.from) invoiceQuery = invoiceQuery.where('invoices.issueDate', '>=', input.from);
-  if (input.to) invoiceQuery = invoiceQuery.where('invoices.issueDate', '<=', input.to);
-  const invoices = await invoiceQuery.execute();
-
   const {
     invoicedMinor,
     paidMinor,
@@ -115,10 +228,21 @@ export async function studentStatement(
     timezone,
     ...identity
   } = student;
+  let totals: Totals = { invoicedMinor, paidMinor, refundedMinor, balanceMinor, creditMinor };
+  let invoices: StatementInvoiceRow[];
+  if (input.pointInTime && input.asOf !== undefined && isPastDay(input.asOf, timezone)) {
+    [totals, invoices] = await Promise.all([
+      studentTotalsAsOf(db, student.id, input.asOf, timezone),
+      studentInvoicesAsOf(db, { ...input, studentId: student.id, asOf: input.asOf, timezone }),
+    ]);
+  } else {
+    invoices = await studentInvoicesNow(db, { ...input, studentId: student.id });
+  }
+
   return {
     student: identity,
     school: { currency, timezone },
-    totals: { invoicedMinor, paidMinor, refundedMinor, balanceMinor, creditMinor } satisfies Totals,
+    totals,
     invoices: invoices.map((invoice) => ({
       ...invoice,
       payments: invoice.payments.map((payment) => ({
@@ -137,6 +261,35 @@ export async function studentStatement(
   };
 }
 
+/** A student's invoices issued in [from, to] with today's amounts, statuses judged on `asOf`. */
+function studentInvoicesNow(
+  db: Db,
+  input: { studentId: string; from?: string; to?: string; asOf?: string },
+): Promise<StatementInvoiceRow[]> {
+  let invoiceQuery = db
+    .selectFrom('invoices')
+    .innerJoin('schools', 'schools.id', 'invoices.schoolId')
+    .select([
+      'invoices.id',
+      'invoices.number',
+      'invoices.issueDate',
+      'invoices.dueDate',
+      'invoices.totalMinor',
+      'invoices.paidMinor',
+      'invoices.refundedMinor',
+      'invoices.voidedAt',
+      balanceSql.as('balanceMinor'),
+      invoiceStatusSql(input.asOf).as('status'),
+      paymentsJson().as('payments'),
+    ])
+    .where('invoices.studentId', '=', input.studentId)
+    .orderBy('invoices.dueDate')
+    .orderBy('invoices.number');
+  if (input.from) invoiceQuery = invoiceQuery.where('invoices.issueDate', '>=', input.from);
+  if (input.to) invoiceQuery = invoiceQuery.where('invoices.issueDate', '<=', input.to);
+  return invoiceQuery.execute();
+}
+
 /** Open balance of invoices whose days overdue (as of `asOf`) satisfy `range`. */
 function agingBucket(asOf: string, range: RawBuilder<unknown>) {
   return sql<bigint>`coalesce(sum(invoices.total_minor - invoices.paid_minor + invoices.refunded_minor)
@@ -146,15 +299,23 @@ function agingBucket(asOf: string, range: RawBuilder<unknown>) {
 export type AgingBucket = 'current' | 'days1To30' | 'days31To60' | 'days61To90' | 'days90Plus';
 export type StudentSort = 'balance' | '-balance' | 'name' | 'admissionNo';
 
-/**
- * A school's statement as of a day: totals, how many students, what is owed
- * by how long overdue, and a page of students with their balances.
- */
+/** A school's summary: totals, how many students (active and all), open balances by days overdue. */
+export interface SchoolSummary {
+  studentsCount: number;
+  studentsTotal: number;
+  totals: Totals;
+  aging: Record<AgingBucket, bigint>;
+}
+
 /**
  * A school's summary as of a day: totals (sums of the students' running
- * totals), how many students, and open balances by days overdue.
+ * totals), how many students, and open balances by days overdue. Amounts are
+ * today's; `schoolSummaryAsOf` has them as they stood at the end of a day.
  */
-export async function schoolSummary(db: Db, input: { schoolId: string; asOf: string }) {
+export async function schoolSummary(
+  db: Db,
+  input: { schoolId: string; asOf: string },
+): Promise<SchoolSummary> {
   const [summary, aging] = await Promise.all([
     db
       .selectFrom('students')
@@ -192,11 +353,119 @@ export async function schoolSummary(db: Db, input: { schoolId: string; asOf: str
   };
 }
 
+/** A point-in-time question about a school: the end of local day `asOf` in the school's zone. */
+export interface SchoolDay {
+  schoolId: string;
+  asOf: string;
+  timezone: string;
+}
+
+/**
+ * The school's open invoices at the end of `asOf` (`open_invoices`, by the
+ * reports' rule) and, per student, what was invoiced, paid, refunded and
+ * allocated by then (`invoiced`, `paid`, `refunded`, `allocated`), for a
+ * `with` list. Students are the school's roll as it is now: who is on it,
+ * and their status and class, are not kept over time.
+ */
+function schoolAsOfCtes(day: SchoolDay): RawBuilder<unknown> {
+  const end = endOf(day.asOf, day.timezone);
+  return sql`${reportCtes(day.schoolId, {})}, ${openInvoicesAsOfCte(day.schoolId, day.asOf, day.timezone)},
+    invoiced as (
+      select student_id, sum(total_minor)::bigint as amount from scoped_invoices
+       where issue_date <= ${day.asOf} and (voided_at is null or voided_at >= ${end}) group by 1
+    ),
+    owed as (select student_id, sum(balance_full)::bigint as amount from open_invoices group by 1),
+    paid as (
+      select student_id, sum(amount_minor)::bigint as amount from payments
+       where school_id = ${day.schoolId} and paid_at < ${end} group by 1
+    ),
+    refunded as (
+      select p.student_id, sum(r.amount_minor)::bigint as amount from refunds r join payments p on p.id = r.payment_id
+       where r.school_id = ${day.schoolId} and r.created_at < ${end} group by 1
+    ),
+    allocated as (
+      select p.student_id, sum(a.amount_minor)::bigint as amount from allocations a join payments p on p.id = a.payment_id
+       where a.school_id = ${day.schoolId} and a.effective_at < ${end} group by 1
+    ),
+    student_totals as (
+      select s.id, s.first_name, s.last_name, s.admission_no, s.class_id, s.status,
+             coalesce(invoiced.amount, 0)::bigint as invoiced_minor,
+             coalesce(paid.amount, 0)::bigint as paid_minor,
+             coalesce(refunded.amount, 0)::bigint as refunded_minor,
+             coalesce(owed.amount, 0)::bigint as balance_minor,
+             (coalesce(paid.amount, 0) - coalesce(refunded.amount, 0) - coalesce(allocated.amount, 0))::bigint as credit_minor
+        from students s
+        left join invoiced on invoiced.student_id = s.id
+        left join owed on owed.student_id = s.id
+        left join paid on paid.student_id = s.id
+        left join refunded on refunded.student_id = s.id
+        left join allocated on allocated.student_id = s.id
+       where s.school_id = ${day.schoolId}
+    )`;
+}
+
+/** Open balance at the end of the day of the open invoices whose days overdue satisfy `range`. */
+function agingBucketAsOf(range: RawBuilder<unknown>) {
+  return sql<bigint>`(select coalesce(sum(balance_full) filter (where days ${range}), 0)::bigint from open_invoices)`;
+}
+
+/**
+ * A school's summary as it stood at the end of local day `asOf`: the sums of
+ * its students' totals then, and the open balances then by days overdue on
+ * that day. One query.
+ */
+export async function schoolSummaryAsOf(db: Db, day: SchoolDay): Promise<SchoolSummary> {
+  const { rows } = await sql<Totals & Record<AgingBucket, bigint> & { active: number; enrolled: number }>`
+    with ${schoolAsOfCtes(day)}
+    select coalesce(sum(invoiced_minor), 0)::bigint as invoiced_minor,
+           coalesce(sum(paid_minor), 0)::bigint as paid_minor,
+           coalesce(sum(refunded_minor), 0)::bigint as refunded_minor,
+           coalesce(sum(balance_minor), 0)::bigint as balance_minor,
+           coalesce(sum(credit_minor), 0)::bigint as credit_minor,
+           (count(*) filter (where status = 'active'))::int as active,
+           count(*)::int as enrolled,
+           ${agingBucketAsOf(sql`<= 0`)} as current,
+           ${agingBucketAsOf(sql`between 1 and 30`)} as days1_to30,
+           ${agingBucketAsOf(sql`between 31 and 60`)} as days31_to60,
+           ${agingBucketAsOf(sql`between 61 and 90`)} as days61_to90,
+           ${agingBucketAsOf(sql`> 90`)} as days90_plus
+      from student_totals`.execute(db);
+  const row = rows[0]!;
+  return {
+    studentsCount: row.active,
+    studentsTotal: row.enrolled,
+    totals: {
+      invoicedMinor: row.invoicedMinor,
+      paidMinor: row.paidMinor,
+      refundedMinor: row.refundedMinor,
+      balanceMinor: row.balanceMinor,
+      creditMinor: row.creditMinor,
+    },
+    aging: {
+      current: row.current,
+      days1To30: row.days1To30,
+      days31To60: row.days31To60,
+      days61To90: row.days61To90,
+      days90Plus: row.days90Plus,
+    },
+  };
+}
+
+/** One row of a school's page of students: who they are and their totals. */
+export interface StudentBalanceRow extends Totals {
+  id: string;
+  firstName: string;
+  lastName: string;
+  admissionNo: string;
+  classId: string | null;
+  status: string;
+}
+
 /** A page of a school's students with their running totals, in the requested order. */
 export async function schoolStudentBalances(
   db: Db,
   input: { schoolId: string; limit: number; offset: number; sort: StudentSort },
-) {
+): Promise<StudentBalanceRow[]> {
   let rows = db
     .selectFrom('students')
     .select([
@@ -220,12 +489,58 @@ export async function schoolStudentBalances(
   return rows.limit(input.limit).offset(input.offset).execute();
 }
 
-/** Summary and one page of students together (what `GET /api/schools/:id/statement` shows). */
+/** `order by` for a page of `student_totals`, the same order `schoolStudentBalances` gives. */
+function studentOrder(sort: StudentSort): RawBuilder<unknown> {
+  const first =
+    sort === '-balance'
+      ? sql`balance_minor desc, `
+      : sort === 'balance'
+        ? sql`balance_minor asc, `
+        : sort === 'admissionNo'
+          ? sql`admission_no, `
+          : sql``;
+  return sql`${first}last_name, first_name, id`;
+}
+
+/**
+ * A page of a school's students with their totals as they stood at the end
+ * of local day `asOf`, in the requested order (by balance: the balance then).
+ */
+export async function schoolStudentBalancesAsOf(
+  db: Db,
+  input: SchoolDay & { limit: number; offset: number; sort: StudentSort },
+): Promise<StudentBalanceRow[]> {
+  const { rows } = await sql<StudentBalanceRow>`with ${schoolAsOfCtes(input)}
+    select id, first_name, last_name, admission_no, class_id, status,
+           invoiced_minor, paid_minor, refunded_minor, balance_minor, credit_minor
+      from student_totals
+     order by ${studentOrder(input.sort)}
+     limit ${input.limit} offset ${input.offset}`.execute(db);
+  return rows;
+}
+
+/**
+ * Summary and one page of students together (what `GET /api/schools/:id/statement`
+ * shows). With the school's `timezone` and a past `asOf`, point-in-time (as
+ * `isPastDay` decides); otherwise today's amounts, aging judged on `asOf`.
+ */
 export async function schoolStatement(
   db: Db,
-  input: { schoolId: string; asOf: string; limit: number; offset: number; sort: StudentSort },
+  input: {
+    schoolId: string;
+    asOf: string;
+    limit: number;
+    offset: number;
+    sort: StudentSort;
+    timezone?: string;
+  },
 ) {
-  const [summary, students] = await Promise.all([schoolSummary(db, input), schoolStudentBalances(db, input)]);
+  const { timezone } = input;
+  const past = timezone !== undefined && isPastDay(input.asOf, timezone);
+  const [summary, students] = await Promise.all([
+    past ? schoolSummaryAsOf(db, { ...input, timezone }) : schoolSummary(db, input),
+    past ? schoolStudentBalancesAsOf(db, { ...input, timezone }) : schoolStudentBalances(db, input),
+  ]);
   return {
     schoolId: input.schoolId,
     asOf: input.asOf,

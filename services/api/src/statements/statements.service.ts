@@ -7,11 +7,15 @@ import type {
   StudentStatementQuery,
 } from '@bursar/contracts';
 import {
+  isPastDay,
   schoolStudentBalances,
+  schoolStudentBalancesAsOf,
   schoolSummary,
+  schoolSummaryAsOf,
   studentStatement,
   todayIn,
   toNumber,
+  type SchoolSummary,
   type Totals,
 } from '@bursar/ledger';
 import { toRefund } from '../payments/payments.service.js';
@@ -43,12 +47,14 @@ export async function getStudentStatement(
 ): Promise<StudentStatement> {
   // Statuses need "today" in the school's zone; without an explicit asOf the
   // ledger's SQL uses the school's zone itself, and the answer names the day.
+  // A past asOf is answered with the amounts as they stood at the end of it.
   const statement = await studentStatement(db, {
     schoolId: scope,
     studentId,
     from: query.from,
     to: query.to,
     asOf: query.asOf,
+    pointInTime: true,
   });
   if (!statement) throw notFound('Student');
   const asOf = query.asOf ?? todayIn(statement.school.timezone);
@@ -84,23 +90,35 @@ export async function getStudentStatement(
 
 interface CachedSummary {
   version: bigint;
-  summary: Awaited<ReturnType<typeof schoolSummary>>;
+  summary: SchoolSummary;
 }
 
 /**
- * School summaries by (school, asOf), each tagged with the school's
- * stats_version when it was computed. Any change to the school's students or
- * money moves the version (a trigger), so an entry is served only while it is
- * still exact. Bounded; the oldest entry goes first.
+ * School summaries by (school, asOf, today's amounts or the day's), each
+ * tagged with the school's stats_version when it was computed. Any change to
+ * the school's students or money moves the version (a trigger), so an entry
+ * is served only while it is still exact; that holds for a past day too, which
+ * only a back-dated payment can still change. The two kinds are kept apart:
+ * an entry computed as today's is not the day's own once the day is over
+ * (an invoice issued for a later date counts today, not on that day).
+ * Bounded; the oldest entry goes first.
  */
 const summaries = new Map<string, CachedSummary>();
 const SUMMARY_CACHE_SIZE = 500;
 
-async function summaryOf(db: Kysely<DB>, schoolId: string, asOf: string, version: bigint) {
-  const key = `${schoolId}|${asOf}`;
+async function summaryOf(
+  db: Kysely<DB>,
+  school: { id: string; timezone: string; statsVersion: bigint },
+  asOf: string,
+  past: boolean,
+) {
+  const key = `${school.id}|${asOf}|${past ? 'day' : 'now'}`;
+  const version = school.statsVersion;
   const cached = summaries.get(key);
   if (cached && cached.version === version) return cached.summary;
-  const summary = await schoolSummary(db, { schoolId, asOf });
+  const summary = past
+    ? await schoolSummaryAsOf(db, { schoolId: school.id, asOf, timezone: school.timezone })
+    : await schoolSummary(db, { schoolId: school.id, asOf });
   summaries.delete(key);
   if (summaries.size >= SUMMARY_CACHE_SIZE) summaries.delete(summaries.keys().next().value!);
   // Tagged with the version read before computing: if money moved meanwhile,
@@ -117,9 +135,15 @@ export async function getSchoolStatement(
 ): Promise<SchoolStatement> {
   const school = await schoolOf(db, scope, schoolId);
   const asOf = query.asOf ?? todayIn(school.timezone);
+  // A past asOf: every amount as it stood at the end of that day. Otherwise the running totals.
+  // Decided once, so a request across midnight does not mix the two.
+  const past = isPastDay(asOf, school.timezone);
+  const page = { schoolId, limit: query.limit, offset: query.offset, sort: query.sort };
   const [summary, students] = await Promise.all([
-    summaryOf(db, schoolId, asOf, school.statsVersion),
-    schoolStudentBalances(db, { schoolId, limit: query.limit, offset: query.offset, sort: query.sort }),
+    summaryOf(db, school, asOf, past),
+    past
+      ? schoolStudentBalancesAsOf(db, { ...page, asOf, timezone: school.timezone })
+      : schoolStudentBalances(db, page),
   ]);
   return {
     schoolId,
