@@ -332,10 +332,11 @@ describe('billing journey: a new school from onboarding to statements', async ()
     // ── The school's statement, before every due date and after them ──
     const schoolStatement = (query: string) =>
       api.request(accountant, 'GET', `/api/schools/${schoolId}/statement?${query}`);
+    // As it stood then (point-in-time): only the invoice issued by that day was on the books.
     const before = await schoolStatement(`asOf=${day(-63)}`);
     expect(before.status, JSON.stringify(before.body)).toBe(200);
     expect(before.body.aging).toEqual({
-      current: 104_000,
+      current: 10_000,
       days1To30: 0,
       days31To60: 0,
       days61To90: 0,

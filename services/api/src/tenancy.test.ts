@@ -67,10 +67,20 @@ describe('tenancy: another school is invisible and untouchable', async () => {
     const batch = ok(
       await api.request(accountant, 'POST', '/api/invoices/pdf', { body: { invoiceIds: [invoice.id] } }),
     );
+    const report = ok(
+      await api.request(accountant, 'POST', '/api/reports', { body: { kind: 'aging', schoolId } }),
+    );
+    const schedule = ok(
+      await api.request(accountant, 'POST', '/api/report-schedules', {
+        body: { kind: 'aging', params: { schoolId }, cron: '0 6 * * 1' },
+      }),
+    );
     return {
       schoolId,
       admin,
       accountant,
+      reportId: report.id as string,
+      reportScheduleId: schedule.id as string,
       userId: accountant.userId,
       classId: klass.id as string,
       studentId: student.id as string,
@@ -191,6 +201,11 @@ describe('tenancy: another school is invisible and untouchable', async () => {
       headers: () => ({ 'content-type': 'image/png' }),
     },
     'DELETE /api/schools/{id}/logo': { path: (s) => `/api/schools/${s.schoolId}/logo` },
+    'GET /api/reports/{id}': { path: (s) => `/api/reports/${s.reportId}` },
+    'GET /api/reports/{id}/export.csv': { path: (s) => `/api/reports/${s.reportId}/export.csv` },
+    'GET /api/reports/{id}/export.pdf': { path: (s) => `/api/reports/${s.reportId}/export.pdf` },
+    'GET /api/report-schedules/{id}': { path: (s) => `/api/report-schedules/${s.reportScheduleId}` },
+    'DELETE /api/report-schedules/{id}': { path: (s) => `/api/report-schedules/${s.reportScheduleId}` },
     'POST /api/payments/{id}/refunds': {
       path: (s) => `/api/payments/${s.paymentId}/refunds`,
       body: () => ({ amountMinor: 15_000, reason: 'Steal it back' }),
@@ -210,6 +225,8 @@ describe('tenancy: another school is invisible and untouchable', async () => {
     paymentId: randomUUID(),
     reconciliationItemId: randomUUID(),
     pdfBatchId: randomUUID(),
+    reportId: randomUUID(),
+    reportScheduleId: randomUUID(),
   };
 
   const spec = (await api.request(null, 'GET', '/api/openapi.json')).body;
@@ -256,6 +273,9 @@ describe('tenancy: another school is invisible and untouchable', async () => {
       '/api/reconciliation?limit=200',
       '/api/pdf-batches?limit=200',
       '/api/pdf-batches/{b}',
+      '/api/reports/{r}',
+      '/api/reports?limit=200',
+      '/api/report-schedules/{rs}',
     ];
     const fill = (path: string) =>
       path
@@ -266,7 +286,9 @@ describe('tenancy: another school is invisible and untouchable', async () => {
         .replace('{f}', a.feePlanId)
         .replace('{i}', a.invoiceId)
         .replace('{p}', a.paymentId)
-        .replace('{b}', a.pdfBatchId);
+        .replace('{b}', a.pdfBatchId)
+        .replace('{rs}', a.reportScheduleId)
+        .replace('{r}', a.reportId);
     const read = async (caller: Caller, path: string) => {
       const res = await api.request(caller, 'GET', fill(path));
       expect(res.status, `${path} ${JSON.stringify(res.body)}`).toBe(200);
