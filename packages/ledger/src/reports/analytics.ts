@@ -111,6 +111,9 @@ async function netCollectedByDay(db: Db, school: ReportSchool, from: string, to:
  * overdue (open balances past their due date), net collections today, this
  * month and on each of the last 30 days, and the five fee heads that
  * collected most. Four queries, run together, each on an index of the school.
+ * Three read running totals or covering indexes; the fee-head split has no
+ * running total to read and goes through every paid invoice's lines, so it
+ * is the one that grows with the school (most of the uncached time).
  */
 export async function schoolDashboard(db: Db, school: ReportSchool, today: string): Promise<SchoolDashboard> {
   const monthStart = `${today.slice(0, 7)}-01`;
