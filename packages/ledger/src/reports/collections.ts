@@ -95,17 +95,21 @@ export async function collectionsReport(db: Db, input: CollectionsInput): Promis
     ),
     -- Receivables move by events: an invoice adds its total on its issue day and takes it
     -- back when voided; each allocation takes its amount off from its effective time.
+    -- Nothing counts before the invoice is on the books: money that reached it earlier (cash
+    -- taken before it was issued, credit moved onto an invoice billed ahead) and a void made
+    -- earlier count from its issue day.
     -- Outstanding at a period's end is the sum of every event up to that day.
     movements as (
       select issue_date as day, ${share(sql`total_minor`, 'scoped_invoices', input)} as amount
         from scoped_invoices where issue_date <= ${input.to}
       union all
-      select ${localDate(sql`voided_at`, tz)}, -${share(sql`total_minor`, 'scoped_invoices', input)}
+      select greatest(${localDate(sql`voided_at`, tz)}, issue_date), -${share(sql`total_minor`, 'scoped_invoices', input)}
         from scoped_invoices where voided_at is not null and voided_at < ${rangeEnd} and issue_date <= ${input.to}
       union all
-      select ${localDate(sql`a.effective_at`, tz)}, -${share(sql`a.amount_minor`, 'i', input)}
+      select greatest(${localDate(sql`a.effective_at`, tz)}, i.issue_date), -${share(sql`a.amount_minor`, 'i', input)}
         from allocations a join scoped_invoices i on i.id = a.invoice_id
-       where a.school_id = ${school.id} and a.effective_at < ${rangeEnd}
+       where a.school_id = ${school.id} and a.effective_at < ${rangeEnd} and i.issue_date <= ${input.to}
+      ${voidedPieces(school.id, input, tz, rangeEnd)}
     ),
     outstanding as (
       select case when day < ${input.from} then null else ${bucket(sql`day`)} end as period,
@@ -150,6 +154,28 @@ export async function collectionsReport(db: Db, input: CollectionsInput): Promis
     periods,
     totals: totalsOnly,
   };
+}
+
+/**
+ * With a fee head, the void of an invoice gives back, on the day it is made, the head's
+ * piece of each allocation the invoice ever had (the void's own included, which cancel
+ * theirs): a void invoice then owes the head nothing, as it owes the school nothing. The
+ * void's allocations alone would not do it: they return each payment's net in one amount,
+ * and a head's piece of a net need not be the sum of its pieces of the payment and refunds
+ * that made it (a payment partly refunded, then voided), which would leave a unit of
+ * rounding behind for good. Without a fee head they cancel exactly, and nothing is added.
+ */
+function voidedPieces(
+  schoolId: string,
+  input: CollectionsInput,
+  tz: string,
+  rangeEnd: RawBuilder<Date>,
+): RawBuilder<unknown> {
+  if (!input.feeHead) return sql``;
+  return sql`union all
+      select greatest(${localDate(sql`i.voided_at`, tz)}, i.issue_date), ${share(sql`a.amount_minor`, 'i', input)}
+        from allocations a join scoped_invoices i on i.id = a.invoice_id
+       where a.school_id = ${schoolId} and i.voided_at < ${rangeEnd} and i.issue_date <= ${input.to}`;
 }
 
 function period(row: PeriodRow): CollectionsPeriod {
