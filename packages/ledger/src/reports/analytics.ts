@@ -28,21 +28,6 @@ function liveInvoicesCte(schoolId: string, where: RawBuilder<unknown> = sql``): 
       from invoices where school_id = ${schoolId} and voided_at is null ${where})`;
 }
 
-/**
- * Runs `query` with PostgreSQL's JIT compilation off. The fee-head split's
- * row estimates (a CTE joined back to itself) are far above what it reads,
- * so PostgreSQL would spend longer compiling it than running it (twice the
- * time, measured on the 5,000-student school). In the caller's transaction
- * if there is one, else in one of its own, so the setting ends with it.
- */
-async function withoutJit<T>(db: Db, query: (db: Db) => Promise<T>): Promise<T> {
-  const run = async (trx: Db) => {
-    await sql`set local jit = off`.execute(trx);
-    return query(trx);
-  };
-  return db.isTransaction ? run(db) : db.transaction().execute(run);
-}
-
 interface FeeHeadRow {
   feeHead: string | null;
   invoiced: bigint;
@@ -62,17 +47,15 @@ async function feeHeadRows(db: Db, schoolId: string, options: { onlyPaid?: boole
   const where = options.onlyPaid ? sql`and paid_minor <> refunded_minor` : sql``;
   const piece = (x: RawBuilder<unknown>) => feeHeadPiece(x, sql`h`, sql`i.total_minor`);
   const ids = sql`select id from live_invoices`;
-  return withoutJit(db, async (trx) => {
-    const { rows } = await sql<FeeHeadRow>`
-      with ${liveInvoicesCte(schoolId, where)}, ${feeHeadsCte(ids)}
-      select h.fee_head, sum(${piece(sql`i.total_minor`)})::bigint as invoiced,
-             sum(${piece(sql`i.net`)})::bigint as collected, sum(${piece(sql`i.balance`)})::bigint as outstanding
-        from live_invoices i join fee_heads h on h.invoice_id = i.id
-       group by h.fee_head
-       order by collected desc, h.fee_head collate "C" nulls last
-       ${options.limit ? sql`limit ${options.limit}` : sql``}`.execute(trx);
-    return rows;
-  });
+  const { rows } = await sql<FeeHeadRow>`
+    with ${liveInvoicesCte(schoolId, where)}, ${feeHeadsCte(ids)}
+    select h.fee_head, sum(${piece(sql`i.total_minor`)})::bigint as invoiced,
+           sum(${piece(sql`i.net`)})::bigint as collected, sum(${piece(sql`i.balance`)})::bigint as outstanding
+      from live_invoices i join fee_heads h on h.invoice_id = i.id
+     group by h.fee_head
+     order by collected desc, h.fee_head collate "C" nulls last
+     ${options.limit ? sql`limit ${options.limit}` : sql``}`.execute(db);
+  return rows;
 }
 
 interface DayRow {
