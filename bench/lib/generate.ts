@@ -564,6 +564,17 @@ export const GENERATORS: EntityGenerator[] = [
          where s.id = i.student_id`,
       ),
   },
+  {
+    table: 'student_fee_heads',
+    // The students' totals by fee head refreshStudentTotals keeps, from the view that holds the split.
+    insert: (client) =>
+      derive(
+        client,
+        `insert into student_fee_heads (student_id, fee_head, school_id, invoiced_minor, collected_minor, outstanding_minor)
+         select student_id, fee_head, school_id, invoiced_minor, collected_minor, outstanding_minor
+         from student_fee_head_totals`,
+      ),
+  },
 ];
 
 /** The tables `GENERATORS` fill, each once, in fill order. */

@@ -348,6 +348,24 @@ export interface SchoolStats {
   version: bigint;
 }
 
+export interface StudentFeeHeads {
+  collectedMinor: bigint;
+  feeHead: string;
+  invoicedMinor: bigint;
+  outstandingMinor: bigint;
+  schoolId: string;
+  studentId: string;
+}
+
+export interface StudentFeeHeadTotals {
+  collectedMinor: bigint | null;
+  feeHead: string | null;
+  invoicedMinor: bigint | null;
+  outstandingMinor: bigint | null;
+  schoolId: string | null;
+  studentId: string | null;
+}
+
 export interface StudentGuardians {
   createdAt: Generated<Timestamp>;
   guardianId: string;
@@ -494,6 +512,8 @@ export interface DB {
   reportSchedules: ReportSchedules;
   schools: Schools;
   schoolStats: SchoolStats;
+  studentFeeHeads: StudentFeeHeads;
+  studentFeeHeadTotals: StudentFeeHeadTotals;
   studentGuardians: StudentGuardians;
   students: Students;
   users: Users;

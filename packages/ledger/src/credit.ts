@@ -114,7 +114,8 @@ export async function applyCredit(trx: Trx, schoolId: string, studentId: string)
 }
 
 /**
- * Recomputes a student's running totals from their invoices and payments.
+ * Recomputes a student's running totals from their invoices and payments,
+ * and their totals by fee head (`student_fee_heads`).
  * Cheap (one student's rows, under the student lock) and always exact, so no
  * operation has to get a delta right.
  */
@@ -132,6 +133,22 @@ export async function refreshStudentTotals(trx: Trx, studentId: string): Promise
       (select coalesce(sum(amount_minor), 0)::bigint as paid, coalesce(sum(refunded_minor), 0)::bigint as refunded
          from payments where student_id = ${studentId}) p
     where students.id = ${studentId}`.execute(trx);
+  // The same totals by fee head (the view holds the split rule; migration 0012).
+  await sql`
+    with fresh as (
+      select student_id, fee_head, school_id, invoiced_minor, collected_minor, outstanding_minor
+        from student_fee_head_totals where student_id = ${studentId}
+    ),
+    kept as (
+      insert into student_fee_heads (student_id, fee_head, school_id, invoiced_minor, collected_minor, outstanding_minor)
+      select * from fresh
+      on conflict (student_id, fee_head) do update set invoiced_minor = excluded.invoiced_minor,
+        collected_minor = excluded.collected_minor, outstanding_minor = excluded.outstanding_minor
+    )
+    delete from student_fee_heads s
+     where s.student_id = ${studentId} and not exists (select 1 from fresh f where f.fee_head = s.fee_head)`.execute(
+    trx,
+  );
   await assertReportable(trx, studentId);
 }
 

@@ -10,6 +10,7 @@ import * as m0008 from './0008-whatsapp.js';
 import * as m0009 from './0009-trace-through-triggers.js';
 import * as m0010 from './0010-campaign-progress-index.js';
 import * as m0011 from './0011-reports.js';
+import * as m0012 from './0012-student-fee-heads.js';
 
 /**
  * Every migration, in order. Forward-only: a migration that has shipped is
@@ -28,4 +29,5 @@ export const migrations: Record<string, Migration> = {
   '0009-trace-through-triggers': m0009,
   '0010-campaign-progress-index': m0010,
   '0011-reports': m0011,
+  '0012-student-fee-heads': m0012,
 };

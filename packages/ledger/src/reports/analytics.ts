@@ -5,10 +5,10 @@ import type {
   SchoolDashboard,
   StudentAnalyticsList,
 } from '@bursar/contracts';
-import { sql, type RawBuilder } from 'kysely';
+import { sql } from 'kysely';
 import type { Db } from '../db.js';
 import { toNumber } from '../money.js';
-import { feeHeadPiece, feeHeadsCte, percent, startOfDay, type ReportSchool } from './scope.js';
+import { percent, startOfDay, type ReportSchool } from './scope.js';
 
 /** Days in the dashboard's trend, today included. */
 export const TREND_DAYS = 30;
@@ -18,14 +18,6 @@ export const TOP_FEE_HEADS = 5;
 /** `date` (`YYYY-MM-DD`) moved by `days` calendar days. */
 function addDays(date: string, days: number): string {
   return new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
-}
-
-/** The invoices still on the books (not void), with what was applied to them net of refunds and what is left. */
-function liveInvoicesCte(schoolId: string, where: RawBuilder<unknown> = sql``): RawBuilder<unknown> {
-  // Materialized: read once by `fee_heads` (for the ids) and once for the amounts.
-  return sql`live_invoices as materialized (
-    select id, total_minor, (paid_minor - refunded_minor) as net, (total_minor - paid_minor + refunded_minor) as balance
-      from invoices where school_id = ${schoolId} and voided_at is null ${where})`;
 }
 
 interface FeeHeadRow {
@@ -38,22 +30,18 @@ interface FeeHeadRow {
 /**
  * Per fee head: the live invoices' totals, what was applied to them net of
  * refunds, and their open balances, each amount of an invoice split over its
- * fee heads by `feeHeadPiece` (so a head's pieces of one invoice add up to
- * the invoice's amount exactly). Most collected first; heads in byte order
- * (no head last) break ties. `onlyPaid` leaves out the invoices nothing was
- * applied to, which add nothing to `collected` (what the dashboard wants).
+ * fee heads (so a head's pieces of one invoice add up to the invoice's amount
+ * exactly), summed from the students' running totals by fee head
+ * (`student_fee_heads`, kept by `refreshStudentTotals`; migration 0012). Most
+ * collected first; heads in byte order (no head last) break ties.
  */
-async function feeHeadRows(db: Db, schoolId: string, options: { onlyPaid?: boolean; limit?: number } = {}) {
-  const where = options.onlyPaid ? sql`and paid_minor <> refunded_minor` : sql``;
-  const piece = (x: RawBuilder<unknown>) => feeHeadPiece(x, sql`h`, sql`i.total_minor`);
-  const ids = sql`select id from live_invoices`;
+async function feeHeadRows(db: Db, schoolId: string, options: { limit?: number } = {}) {
   const { rows } = await sql<FeeHeadRow>`
-    with ${liveInvoicesCte(schoolId, where)}, ${feeHeadsCte(ids)}
-    select h.fee_head, sum(${piece(sql`i.total_minor`)})::bigint as invoiced,
-           sum(${piece(sql`i.net`)})::bigint as collected, sum(${piece(sql`i.balance`)})::bigint as outstanding
-      from live_invoices i join fee_heads h on h.invoice_id = i.id
-     group by h.fee_head
-     order by collected desc, h.fee_head collate "C" nulls last
+    select nullif(fee_head, '') as fee_head, sum(invoiced_minor)::bigint as invoiced,
+           sum(collected_minor)::bigint as collected, sum(outstanding_minor)::bigint as outstanding
+      from student_fee_heads where school_id = ${schoolId}
+     group by fee_head
+     order by collected desc, fee_head = '', fee_head
      ${options.limit ? sql`limit ${options.limit}` : sql``}`.execute(db);
   return rows;
 }
@@ -93,10 +81,8 @@ async function netCollectedByDay(db: Db, school: ReportSchool, from: string, to:
  * running totals (invoiced, collected net of refunds, outstanding), what is
  * overdue (open balances past their due date), net collections today, this
  * month and on each of the last 30 days, and the five fee heads that
- * collected most. Four queries, run together, each on an index of the school.
- * Three read running totals or covering indexes; the fee-head split has no
- * running total to read and goes through every paid invoice's lines, so it
- * is the one that grows with the school (most of the uncached time).
+ * collected most. Four queries, run together, each on an index of the school,
+ * reading running totals or covering indexes.
  */
 export async function schoolDashboard(db: Db, school: ReportSchool, today: string): Promise<SchoolDashboard> {
   const monthStart = `${today.slice(0, 7)}-01`;
@@ -122,7 +108,7 @@ export async function schoolDashboard(db: Db, school: ReportSchool, today: strin
       .where('dueDate', '<', today)
       .executeTakeFirstOrThrow(),
     netCollectedByDay(db, school, from, today),
-    feeHeadRows(db, school.id, { onlyPaid: true, limit: TOP_FEE_HEADS }),
+    feeHeadRows(db, school.id, { limit: TOP_FEE_HEADS }),
   ]);
   const sumFrom = (first: string) =>
     days.filter((day) => day.date >= first).reduce((total, day) => total + day.collected, 0n);
