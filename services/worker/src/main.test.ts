@@ -54,7 +54,7 @@ describe('the worker process', () => {
     const said = worker.lines().find((line) => line.msg === 'running queues');
     expect(said).toMatchObject({
       level: 'info',
-      queues: ['payments', 'invoice-pdf', 'whatsapp-campaign', 'whatsapp-send'],
+      queues: ['payments', 'invoice-pdf', 'kpi-report', 'whatsapp-campaign', 'whatsapp-send'],
     });
     expect((await fetch(`http://127.0.0.1:${worker.port}/healthz`)).status).toBe(200);
 
