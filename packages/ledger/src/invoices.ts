@@ -211,7 +211,14 @@ export async function voidInvoice(
   for (const row of applied) {
     await trx
       .insertInto('allocations')
-      .values({ schoolId, paymentId: row.paymentId, invoiceId, amountMinor: -row.net, kind: 'void', effectiveAt: now })
+      .values({
+        schoolId,
+        paymentId: row.paymentId,
+        invoiceId,
+        amountMinor: -row.net,
+        kind: 'void',
+        effectiveAt: now,
+      })
       .execute();
     released += row.net;
   }

@@ -325,7 +325,8 @@ export async function sendBatchZip(
       }
       if (page.length < ZIP_PAGE) break;
     }
-    if (failed.length) archive.append(csvLine(['invoice', 'error']) + failed.join(''), { name: 'failed.csv' });
+    if (failed.length)
+      archive.append(csvLine(['invoice', 'error']) + failed.join(''), { name: 'failed.csv' });
     await archive.finalize();
   } catch (error) {
     // Headers are gone: all that can be done is to cut the download short, so it is not taken for whole.
