@@ -21,6 +21,26 @@ export async function reportSchool(db: Db, schoolId: string): Promise<ReportScho
   return school;
 }
 
+/**
+ * The school and its money version (`school_stats.version`) in one query:
+ * what every cached analytics answer is keyed by, read on every request.
+ */
+export async function reportSchoolAndVersion(
+  db: Db,
+  schoolId: string,
+): Promise<{ school: ReportSchool; version: bigint }> {
+  const row = await db
+    .selectFrom('schools')
+    .leftJoin('schoolStats', 'schoolStats.schoolId', 'schools.id')
+    .select(['schools.id', 'schools.timezone', 'schools.currency', 'schools.locale', 'schoolStats.version'])
+    .where('schools.id', '=', schoolId)
+    .where('schools.deletedAt', 'is', null)
+    .executeTakeFirst();
+  if (!row) throw new AppError('not_found', 'School not found');
+  const { version, ...school } = row;
+  return { school, version: version ?? 0n };
+}
+
 /** What a report is narrowed to: one class (the students now in it) and/or one fee head. */
 export interface Narrowing {
   classId?: string | undefined;

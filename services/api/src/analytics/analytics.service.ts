@@ -13,10 +13,9 @@ import type {
 import {
   collectionsReport,
   feeHeadAnalytics,
-  moneyVersion,
   platformDashboard,
   platformVersion,
-  reportSchool,
+  reportSchoolAndVersion,
   schoolDashboard,
   studentAnalytics,
   todayIn,
@@ -42,9 +41,9 @@ function schoolFor(caller: Caller, requested: string | undefined): string | unde
   return caller.schoolId;
 }
 
-/** The school (404 unless it exists) and its money version, read together. */
+/** The school (404 unless it exists) and its money version, in one query (a cached read costs little more). */
 async function schoolAndVersion(db: Kysely<DB>, schoolId: string) {
-  const [school, version] = await Promise.all([reportSchool(db, schoolId), moneyVersion(db, schoolId)]);
+  const { school, version } = await reportSchoolAndVersion(db, schoolId);
   return { school, version: String(version) };
 }
 
