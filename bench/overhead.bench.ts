@@ -222,6 +222,8 @@ function comparisonRows(
 
 /** A package name in a function key from `summarizeCpuProfile` (`name pkg:file:line`), as `packageOf` named it. */
 function packageOfKey(key: string): string {
+  // Node's own modules are `node core:node:<module>:<line>`: the package name has a space, the file a colon.
+  if (key.includes(' node core:')) return 'node core';
   const where = key.slice(key.lastIndexOf(' ') + 1);
   const match = /^(.+):[^:]+:\d+$/.exec(where);
   if (match && key.includes(' ')) return match[1]!;
@@ -232,7 +234,12 @@ function packageOfKey(key: string): string {
  * The top self-time functions under each of the busiest packages, so a reader sees which
  * functions of, say, `@opentelemetry/instrumentation-http` or `pino` the microseconds go to.
  */
-function formatByPackage(all: CpuProfileSummary, responses: number, packages = 12, perPackage = 5): string {
+export function formatByPackage(
+  all: CpuProfileSummary,
+  responses: number,
+  packages = 12,
+  perPackage = 5,
+): string {
   const us = (ms: number) => `${((ms * 1000) / responses).toFixed(1).padStart(6)} µs/req`;
   const groups = new Map<string, { ms: number; functions: { name: string; ms: number }[] }>();
   for (const share of all.selfTop) {
