@@ -1,6 +1,5 @@
 import { randomUUID, timingSafeEqual, createHash } from 'node:crypto';
 import express, { type ErrorRequestHandler, type Express, type Request, type RequestHandler } from 'express';
-import { pinoHttp } from 'pino-http';
 import { AppError, HealthResponse, PROBLEM_CONTENT_TYPE, ReadinessResponse } from '@bursar/contracts';
 import { statusOf, toProblem } from './errors.js';
 import type { Authenticator } from './auth.js';
@@ -32,7 +31,49 @@ declare module 'http' {
   interface IncomingMessage {
     /** Set by the request-id middleware: accepted from `X-Request-Id` or generated. */
     requestId: string;
+    /** The request's logger (the service's, with `request_id`), made the first time a handler asks. */
+    log: Logger;
   }
+}
+
+/**
+ * One JSON line per request once its response is done: `request_id`, `req`
+ * (method and path, never the query), `res` (status) and `responseTime` in
+ * ms, at `info`, `warn` for 4xx (and a `/readyz` 503) and `error` for 5xx
+ * (the error handler logs the error itself); `request aborted` when the
+ * client went away first. The fields pino-http wrote, without its per-request
+ * child logger and serializers: `req.log` is made only when a handler uses it.
+ */
+function requestLog(logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    const started = performance.now();
+    let child: Logger | undefined;
+    Object.defineProperty(req, 'log', {
+      configurable: true,
+      get: () => (child ??= logger.child({ request_id: req.requestId })),
+    });
+    res.once('close', () => {
+      const status = res.statusCode;
+      const level =
+        req.originalUrl.endsWith('/readyz') && status === 503
+          ? 'warn'
+          : status >= 500
+            ? 'error'
+            : status >= 400
+              ? 'warn'
+              : 'info';
+      logger[res.writableFinished ? level : 'warn'](
+        {
+          request_id: req.requestId,
+          req: { method: req.method, url: req.originalUrl.split('?')[0] },
+          res: { statusCode: status },
+          responseTime: Math.round(performance.now() - started),
+        },
+        res.writableFinished ? 'request completed' : 'request aborted',
+      );
+    });
+    next();
+  };
 }
 
 /** Sends an error as RFC 9457 problem+json. */
@@ -69,24 +110,7 @@ export function createHttpApp(options: HttpAppOptions): Express {
   };
   app.use(requestId);
   app.use(observeHttp(service));
-  app.use(
-    pinoHttp({
-      logger,
-      genReqId: (req) => req.requestId,
-      customProps: (req) => ({ request_id: req.requestId }),
-      // A 5xx answer is logged with the real error by the error handler; no synthetic stack here.
-      customErrorObject: (_req, _res, error, value) =>
-        error.message.startsWith('failed with status code') ? { message: error.message } : value,
-      serializers: {
-        req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url.split('?')[0] }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-      customLogLevel: (req, res, error) => {
-        if (req.url?.endsWith('/readyz') && res.statusCode === 503) return 'warn';
-        return error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info';
-      },
-    }),
-  );
+  app.use(requestLog(logger));
 
   const health: RequestHandler = (_req, res) => {
     const body: HealthResponse = { status: 'ok', service, uptimeSeconds: Math.round(process.uptime()) };
