@@ -201,9 +201,8 @@ describe('a report', () => {
     expect(report.status).toBe('failed');
     expect(report.error).toBe('School not found');
     expect(report.finishedAt).not.toBeNull();
-    const job = await new Queue('kpi-report', { connection: redis, prefix: api.queuePrefix }).getJob(
-      `kpi-report.compute.${id}`,
-    );
+    // The kpi-report queue (the schedules' and the computations').
+    const job = await queue.getJob(`kpi-report.compute.${id}`);
     expect(job?.attemptsMade).toBe(1);
     expect(job?.failedReason).toBe('School not found');
     // A failed report does not hold its key: the same parameters make a new report.

@@ -232,6 +232,14 @@ export type Report = z.infer<typeof Report>;
 export const ReportAccepted = z.object({ id: Id, status: ReportStatus, deduplicated: z.boolean() });
 export type ReportAccepted = z.infer<typeof ReportAccepted>;
 
+/** `GET /api/reports/:id/export.csv`: which of the report's tables (`periods`, `buckets`, `defaulters`, …); the first by default. */
+export const ReportCsvQuery = z.strictObject({
+  section: z
+    .string()
+    .regex(/^[a-z-]{1,40}$/)
+    .optional(),
+});
+
 /** `GET /api/reports`: newest first; the list leaves `result` out (read one report for it). */
 export const ListReportsQuery = PaginationQuery.extend({
   schoolId: Id.optional(),

@@ -15,3 +15,8 @@ export function todayIn(timezone: string, now: Date = new Date()): string {
   }
   return formatter.format(now);
 }
+
+/** A calendar date (`YYYY-MM-DD`) moved by whole days (no time zone involved: dates are not instants). */
+export function addDays(date: string, days: number): string {
+  return new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
+}

@@ -7,6 +7,7 @@ import type {
 } from '@bursar/contracts';
 import { sql } from 'kysely';
 import type { Db } from '../db.js';
+import { addDays } from '../dates.js';
 import { toNumber } from '../money.js';
 import { percent, startOfDay, type ReportSchool } from './scope.js';
 
@@ -14,11 +15,6 @@ import { percent, startOfDay, type ReportSchool } from './scope.js';
 export const TREND_DAYS = 30;
 /** Fee heads the dashboard lists. */
 export const TOP_FEE_HEADS = 5;
-
-/** `date` (`YYYY-MM-DD`) moved by `days` calendar days. */
-function addDays(date: string, days: number): string {
-  return new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
-}
 
 interface FeeHeadRow {
   feeHead: string | null;

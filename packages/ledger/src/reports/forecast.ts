@@ -1,5 +1,6 @@
 import type { ForecastResult } from '@bursar/contracts';
 import { sql } from 'kysely';
+import { addDays } from '../dates.js';
 import type { Db } from '../db.js';
 import { toNumber } from '../money.js';
 import { openInvoicesAsOfCte } from './aging.js';
@@ -125,15 +126,12 @@ export async function forecastReport(db: Db, input: ForecastInput): Promise<Fore
       horizons,
     };
   });
-  const historyFromDate = new Date(Date.parse(`${input.asOf}T00:00:00Z`) - FORECAST_HISTORY_DAYS * 86_400_000)
-    .toISOString()
-    .slice(0, 10);
   return {
     kind: 'forecast',
     currency: school.currency,
     timezone: tz,
     asOf: input.asOf,
-    historyFrom: historyFromDate,
+    historyFrom: addDays(input.asOf, -FORECAST_HISTORY_DAYS),
     horizons: totals.map((total) => horizon(total.days, total.invoices, total.due, total.expected)),
     byClass,
   };

@@ -8,6 +8,7 @@ import type {
   ReportResult,
   ReportScheduleParams,
 } from '@bursar/contracts';
+import { addDays } from '../dates.js';
 import type { Db } from '../db.js';
 import { agingReport } from './aging.js';
 import { collectionsReport } from './collections.js';
@@ -58,11 +59,6 @@ const BUCKET_COLUMNS = [
   { key: 'days90Plus', label: '90+ days', type: 'money' },
   { key: 'totalMinor', label: 'Total', type: 'money' },
 ] as const;
-
-/** `today` moved by whole days. */
-export function addDays(date: string, days: number): string {
-  return new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
-}
 
 /** The first day of the period `periods - 1` periods before the one holding `today`. */
 function lookbackStart(

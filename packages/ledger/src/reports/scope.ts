@@ -2,9 +2,10 @@ import { AppError, TERM_START_MONTHS, type ReportGranularity } from '@bursar/con
 import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../db.js';
 
-/** The school a report is about: its zone (period boundaries are its local midnights) and currency. */
+/** The school a report is about: its name, zone (period boundaries are its local midnights), currency and locale. */
 export interface ReportSchool {
   id: string;
+  name: string;
   timezone: string;
   currency: string;
   locale: string;
@@ -13,7 +14,7 @@ export interface ReportSchool {
 export async function reportSchool(db: Db, schoolId: string): Promise<ReportSchool> {
   const school = await db
     .selectFrom('schools')
-    .select(['id', 'timezone', 'currency', 'locale'])
+    .select(['id', 'name', 'timezone', 'currency', 'locale'])
     .where('id', '=', schoolId)
     .where('deletedAt', 'is', null)
     .executeTakeFirst();
@@ -32,7 +33,14 @@ export async function reportSchoolAndVersion(
   const row = await db
     .selectFrom('schools')
     .leftJoin('schoolStats', 'schoolStats.schoolId', 'schools.id')
-    .select(['schools.id', 'schools.timezone', 'schools.currency', 'schools.locale', 'schoolStats.version'])
+    .select([
+      'schools.id',
+      'schools.name',
+      'schools.timezone',
+      'schools.currency',
+      'schools.locale',
+      'schoolStats.version',
+    ])
     .where('schools.id', '=', schoolId)
     .where('schools.deletedAt', 'is', null)
     .executeTakeFirst();

@@ -1,5 +1,4 @@
 import { Router } from 'express';
-import { z } from 'zod';
 import {
   CreateReportBody,
   CreateReportScheduleBody,
@@ -8,6 +7,7 @@ import {
   ListReportsQuery,
   Report,
   ReportAccepted,
+  ReportCsvQuery,
   ReportList,
   ReportSchedule,
   ReportScheduleList,
@@ -27,13 +27,6 @@ import {
   requestReport,
   sendReportCsv,
 } from './reports.service.js';
-
-const CsvQuery = z.strictObject({
-  section: z
-    .string()
-    .regex(/^[a-z-]{1,40}$/)
-    .optional(),
-});
 
 export function reportsRoutes(context: ApiContext): Router {
   const { db } = context;
@@ -94,7 +87,7 @@ export function reportsRoutes(context: ApiContext): Router {
       {
         permission: 'reports:read',
         params: IdParams,
-        query: CsvQuery,
+        query: ReportCsvQuery,
         responseType: 'text/csv',
         summary: "A succeeded report's table as CSV (one row per period or line, money as decimal strings)",
         description:

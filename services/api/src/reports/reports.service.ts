@@ -17,7 +17,7 @@ import {
   type ReportSchedule,
   type ReportStatus,
 } from '@bursar/contracts';
-import type { DB, Reports } from '@bursar/db';
+import type { DB } from '@bursar/db';
 import {
   insertReport,
   reportModule,
@@ -36,7 +36,15 @@ import {
   type Caller,
   type OutboxRelay,
 } from '@bursar/platform';
-import type { Selectable } from 'kysely';
+import {
+  deleteSchedule,
+  findReport,
+  findSchedule,
+  insertSchedule,
+  listReportRows,
+  listScheduleRows,
+  type ReportRow,
+} from './reports.repository.js';
 
 interface ReportsContext {
   db: Kysely<DB>;
@@ -69,9 +77,7 @@ export async function requestReport(
   return { id: report.id, status: report.status as ReportStatus, deduplicated: !report.created };
 }
 
-type ReportRow = Selectable<Reports>;
-
-function toReport(row: ReportRow, withResult: boolean): Report {
+function toReport(row: ReportRow): Report {
   return {
     id: row.id,
     kind: row.kind,
@@ -79,7 +85,7 @@ function toReport(row: ReportRow, withResult: boolean): Report {
     params: ReportParams.parse(row.params),
     status: row.status as ReportStatus,
     progress: row.progress,
-    result: withResult && row.result ? ReportResult.parse(row.result) : null,
+    result: row.result ? ReportResult.parse(row.result) : null,
     error: row.error,
     scheduleId: row.scheduleId,
     createdAt: row.createdAt.toISOString(),
@@ -88,17 +94,14 @@ function toReport(row: ReportRow, withResult: boolean): Report {
   };
 }
 
-async function findReport(db: Kysely<DB>, caller: Caller, id: string): Promise<ReportRow> {
-  let query = db.selectFrom('reports').selectAll().where('id', '=', id);
-  const scope = readScope(caller);
-  if (scope) query = query.where('schoolId', '=', scope);
-  const row = await query.executeTakeFirst();
+async function reportOf(db: Kysely<DB>, caller: Caller, id: string): Promise<ReportRow> {
+  const row = await findReport(db, readScope(caller), id);
   if (!row) throw notFound('Report');
   return row;
 }
 
 export async function getReport(db: Kysely<DB>, caller: Caller, id: string): Promise<Report> {
-  return toReport(await findReport(db, caller, id), true);
+  return toReport(await reportOf(db, caller, id));
 }
 
 export async function listReports(
@@ -106,48 +109,19 @@ export async function listReports(
   caller: Caller,
   query: ListReportsQuery,
 ): Promise<Paginated<Omit<Report, 'result'>>> {
-  const scope = readScope(caller, query.schoolId);
-  let rows = db.selectFrom('reports');
-  if (scope) rows = rows.where('schoolId', '=', scope);
-  if (query.kind) rows = rows.where('kind', '=', query.kind);
-  if (query.status) rows = rows.where('status', '=', query.status);
-  const [page, count] = await Promise.all([
-    rows
-      .select([
-        'id',
-        'kind',
-        'schoolId',
-        'params',
-        'status',
-        'progress',
-        'error',
-        'scheduleId',
-        'createdAt',
-        'startedAt',
-        'finishedAt',
-      ])
-      .orderBy('createdAt', 'desc')
-      .orderBy('id', 'desc')
-      .limit(query.limit)
-      .offset(query.offset)
-      .execute(),
-    rows.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
-  ]);
+  const { rows, total } = await listReportRows(db, readScope(caller, query.schoolId), query);
   return {
-    data: page.map((row) => {
-      const { result: _result, ...rest } = toReport(
-        { ...row, result: null, dedupeKey: '', moneyVersion: 0n, requestedBy: null },
-        false,
-      );
+    data: rows.map((row) => {
+      const { result: _result, ...rest } = toReport(row);
       return rest;
     }),
-    pagination: { limit: query.limit, offset: query.offset, total: Number(count.n) },
+    pagination: { limit: query.limit, offset: query.offset, total },
   };
 }
 
 /** A finished report's tables and chart, or 409 while it is not (yet) succeeded. */
 export async function reportForExport(db: Kysely<DB>, caller: Caller, id: string) {
-  const row = await findReport(db, caller, id);
+  const row = await reportOf(db, caller, id);
   if (row.status !== 'succeeded' || !row.result) {
     throw new AppError(
       'conflict',
@@ -159,16 +133,11 @@ export async function reportForExport(db: Kysely<DB>, caller: Caller, id: string
   const result = ReportResult.parse(row.result);
   const module = reportModule(result.kind);
   const school = await reportSchool(db, row.schoolId);
-  const schoolName = await db
-    .selectFrom('schools')
-    .select('name')
-    .where('id', '=', row.schoolId)
-    .executeTakeFirstOrThrow();
   return {
-    report: toReport(row, false),
+    report: toReport(row),
     result,
     module,
-    school: { ...school, name: schoolName.name },
+    school,
     tables: module.tables(result),
     chart: module.chart(result),
   };
@@ -276,35 +245,14 @@ export async function createReportSchedule(
   }
   // The parameters a run would use today must be valid now (the class is the school's, …).
   await resolveReportParams(db, reportModule(body.kind).scheduled(body.params, todayIn(school.timezone)));
-  const row = await db
-    .insertInto('reportSchedules')
-    .values({
-      schoolId,
-      kind: body.kind,
-      params: JSON.stringify(body.params),
-      cron: body.cron,
-      createdBy: caller.userId,
-    })
-    .returning(['id', 'schoolId', 'kind', 'params', 'cron', 'createdAt'])
-    .executeTakeFirstOrThrow();
+  const row = await insertSchedule(db, {
+    schoolId,
+    kind: body.kind,
+    params: body.params,
+    cron: body.cron,
+    createdBy: caller.userId,
+  });
   return toSchedule(row, school.timezone);
-}
-
-function scheduleRows(db: Kysely<DB>, scope: string | null) {
-  let query = db
-    .selectFrom('reportSchedules')
-    .innerJoin('schools', 'schools.id', 'reportSchedules.schoolId')
-    .select([
-      'reportSchedules.id',
-      'reportSchedules.schoolId',
-      'reportSchedules.kind',
-      'reportSchedules.params',
-      'reportSchedules.cron',
-      'reportSchedules.createdAt',
-      'schools.timezone',
-    ]);
-  if (scope) query = query.where('reportSchedules.schoolId', '=', scope);
-  return query;
 }
 
 export async function listReportSchedules(
@@ -312,35 +260,20 @@ export async function listReportSchedules(
   caller: Caller,
   query: { schoolId?: string | undefined; limit: number; offset: number },
 ): Promise<Paginated<ReportSchedule>> {
-  const scope = readScope(caller, query.schoolId);
-  const rows = await scheduleRows(db, scope)
-    .orderBy('reportSchedules.createdAt', 'desc')
-    .orderBy('reportSchedules.id')
-    .limit(query.limit)
-    .offset(query.offset)
-    .execute();
-  let count = db.selectFrom('reportSchedules').select((eb) => eb.fn.countAll<string>().as('n'));
-  if (scope) count = count.where('schoolId', '=', scope);
-  const { n } = await count.executeTakeFirstOrThrow();
+  const { rows, total } = await listScheduleRows(db, readScope(caller, query.schoolId), query);
   return {
     data: rows.map((row) => toSchedule(row, row.timezone)),
-    pagination: { limit: query.limit, offset: query.offset, total: Number(n) },
+    pagination: { limit: query.limit, offset: query.offset, total },
   };
 }
 
 export async function getReportSchedule(db: Kysely<DB>, caller: Caller, id: string): Promise<ReportSchedule> {
-  const row = await scheduleRows(db, readScope(caller))
-    .where('reportSchedules.id', '=', id)
-    .executeTakeFirst();
+  const row = await findSchedule(db, readScope(caller), id);
   if (!row) throw notFound('Report schedule');
   return toSchedule(row, row.timezone);
 }
 
 /** `DELETE /api/report-schedules/:id`: no more runs (the worker drops its scheduler); its reports stay. */
 export async function deleteReportSchedule(db: Kysely<DB>, caller: Caller, id: string): Promise<void> {
-  let query = db.deleteFrom('reportSchedules').where('id', '=', id);
-  const scope = readScope(caller);
-  if (scope) query = query.where('schoolId', '=', scope);
-  const deleted = await query.executeTakeFirst();
-  if (!deleted.numDeletedRows) throw notFound('Report schedule');
+  if (!(await deleteSchedule(db, readScope(caller), id))) throw notFound('Report schedule');
 }

@@ -8,6 +8,7 @@ import type {
 } from '@bursar/contracts';
 import {
   isPastDay,
+  reportSchoolAndVersion,
   schoolStudentBalances,
   schoolStudentBalancesAsOf,
   schoolSummary,
@@ -19,7 +20,6 @@ import {
   type Totals,
 } from '@bursar/ledger';
 import { toRefund } from '../payments/payments.service.js';
-import { findStatementSchool } from './statements.repository.js';
 import { notFound } from '@bursar/platform';
 
 function totalsJson(totals: Totals) {
@@ -32,11 +32,11 @@ function totalsJson(totals: Totals) {
   };
 }
 
+/** The school (404 unless the caller may see it and it is live) and its stats version, in one query. */
 async function schoolOf(db: Kysely<DB>, scope: string | null, schoolId: string) {
   if (scope && scope !== schoolId) throw notFound('School');
-  const school = await findStatementSchool(db, schoolId);
-  if (!school) throw notFound('School');
-  return school;
+  const { school, version } = await reportSchoolAndVersion(db, schoolId);
+  return { ...school, statsVersion: version };
 }
 
 export async function getStudentStatement(
