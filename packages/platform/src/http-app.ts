@@ -1,12 +1,15 @@
 import { randomUUID, timingSafeEqual, createHash } from 'node:crypto';
+import { context } from '@opentelemetry/api';
+import { getRPCMetadata, RPCType } from '@opentelemetry/core';
 import express, { type ErrorRequestHandler, type Express, type Request, type RequestHandler } from 'express';
 import { AppError, HealthResponse, PROBLEM_CONTENT_TYPE, ReadinessResponse } from '@bursar/contracts';
 import { statusOf, toProblem } from './errors.js';
 import type { Authenticator } from './auth.js';
 import type { BaseConfig } from './config.js';
 import type { Logger } from './logger.js';
-import { metricsHandler, observeHttp } from './metrics.js';
+import { metricsHandler, recordHttp } from './metrics.js';
 import { runChecks, type ReadinessChecks } from './readiness.js';
+import { maskedPath, routeOf } from './request-path.js';
 import { describeRoute } from './route.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -36,40 +39,77 @@ declare module 'http' {
   }
 }
 
+/** Where a request keeps the child logger `req.log` made for it. */
+const REQUEST_LOGGER = Symbol('bursar.request-logger');
+
 /**
- * One JSON line per request once its response is done: `request_id`, `req`
- * (method and path, never the query), `res` (status) and `responseTime` in
- * ms, at `info`, `warn` for 4xx (and a `/readyz` 503) and `error` for 5xx
- * (the error handler logs the error itself); `request aborted` when the
- * client went away first. The fields pino-http wrote, without its per-request
- * child logger and serializers: `req.log` is made only when a handler uses it.
+ * `req.log`: the service's logger with the request's `request_id`, made the
+ * first time a handler asks. A getter on the app's request prototype, so a
+ * request that never logs costs nothing for it.
  */
-function requestLog(logger: Logger): RequestHandler {
+function installRequestLogger(app: Express, logger: Logger): void {
+  Object.defineProperty(app.request, 'log', {
+    configurable: true,
+    get(this: Request & { [REQUEST_LOGGER]?: Logger }) {
+      return (this[REQUEST_LOGGER] ??= logger.child({ request_id: this.requestId }));
+    },
+  });
+}
+
+/**
+ * What every request gets, in one middleware (each layer the router walks
+ * costs): its request id (`X-Request-Id` accepted when well formed, else a
+ * new one, echoed back), its duration in the HTTP histogram and its route on
+ * the server span once the response is sent, and one JSON log line when it
+ * is done.
+ *
+ * The span: the http instrumentation names it `GET /api/me` and sets
+ * `http.route` from the RPC metadata it put in the request's context, read
+ * when the response finishes (before it ends the span on `close`). That is
+ * the one span a request gets from the web layer (no express
+ * instrumentation, whose span per layer cost more than it told).
+ *
+ * The line: `request_id`, `req` (method and path, never the query, a token in
+ * the path masked), `res` (status) and `responseTime` in ms, at `info`,
+ * `warn` for 4xx (and a `/readyz` 503) and `error` for 5xx (the error
+ * handler logs the error itself); `request aborted` when the client went
+ * away first. Its fields are this function's own, none from the client but
+ * the method and the masked path, so it is written by a child without the
+ * redaction every other line pays for.
+ */
+function observeRequests(service: string, logger: Logger): RequestHandler {
+  const lines = logger.child({}, { redact: [] });
   return (req, res, next) => {
     const started = performance.now();
-    let child: Logger | undefined;
-    Object.defineProperty(req, 'log', {
-      configurable: true,
-      get: () => (child ??= logger.child({ request_id: req.requestId })),
+    const incoming = req.headers['x-request-id'];
+    const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    req.requestId = requestId;
+    res.setHeader('X-Request-Id', requestId);
+    const rpc = getRPCMetadata(context.active());
+    res.once('finish', () => {
+      const route = routeOf(req);
+      if (rpc?.type === RPCType.HTTP && route !== 'unmatched') rpc.route = route;
+      recordHttp(service, req.method, route, res.statusCode, (performance.now() - started) / 1000);
     });
     res.once('close', () => {
       const status = res.statusCode;
+      const finished = res.writableFinished;
       const level =
-        req.originalUrl.endsWith('/readyz') && status === 503
+        !finished || (status === 503 && req.originalUrl.endsWith('/readyz'))
           ? 'warn'
           : status >= 500
             ? 'error'
             : status >= 400
               ? 'warn'
               : 'info';
-      logger[res.writableFinished ? level : 'warn'](
+      lines[level](
         {
-          request_id: req.requestId,
-          req: { method: req.method, url: req.originalUrl.split('?')[0] },
+          request_id: requestId,
+          req: { method: req.method, url: maskedPath(req).path },
           res: { statusCode: status },
           responseTime: Math.round(performance.now() - started),
         },
-        res.writableFinished ? 'request completed' : 'request aborted',
+        finished ? 'request completed' : 'request aborted',
       );
     });
     next();
@@ -102,15 +142,8 @@ export function createHttpApp(options: HttpAppOptions): Express {
   if (options.authenticator) app.locals.authenticator = options.authenticator;
   app.set('query parser', 'extended');
 
-  const requestId: RequestHandler = (req, res, next) => {
-    const incoming = req.get('x-request-id');
-    req.requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    res.setHeader('X-Request-Id', req.requestId);
-    next();
-  };
-  app.use(requestId);
-  app.use(observeHttp(service));
-  app.use(requestLog(logger));
+  installRequestLogger(app, logger);
+  app.use(observeRequests(service, logger));
 
   const health: RequestHandler = (_req, res) => {
     const body: HealthResponse = { status: 'ok', service, uptimeSeconds: Math.round(process.uptime()) };
@@ -135,13 +168,19 @@ export function createHttpApp(options: HttpAppOptions): Express {
   options.rawRoutes?.(app);
   // Not strict: a body that is a bare JSON value ("AAA") is valid JSON, and the
   // route answers 422 "must be an object" instead of 400 "not valid JSON".
-  app.use(
-    express.json({
-      limit: options.config.BODY_LIMIT_BYTES,
-      strict: false,
-      type: ['application/json', '+json'],
-    }),
-  );
+  const json = express.json({
+    limit: options.config.BODY_LIMIT_BYTES,
+    strict: false,
+    type: ['application/json', '+json'],
+  });
+  // A request without a body (most GETs) skips the parser: it would only find there is none.
+  app.use((req, res, next) => {
+    if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) {
+      req.body = undefined;
+      return next();
+    }
+    json(req, res, next);
+  });
   options.routes(app);
 
   app.use((req, res) => {

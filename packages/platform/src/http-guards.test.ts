@@ -42,7 +42,9 @@ function app(config: { TRUST_PROXY?: string; METRICS_TOKEN?: string } = {}) {
     config: { BODY_LIMIT_BYTES: 1_048_576, TRUST_PROXY: 'loopback', ...config },
     authenticator: createAuthenticator({
       keys: jwksKeySource({ jwks }),
-      users: fixedUsers({ [USER]: { role: 'accountant', schoolId: USER, status: 'active' } }),
+      users: fixedUsers({
+        [USER]: { role: 'accountant', schoolId: USER, status: 'active', email: 'a@school.test', name: 'A' },
+      }),
     }),
     routes: (express) => {
       express.post(

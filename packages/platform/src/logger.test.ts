@@ -92,4 +92,24 @@ describe('createLogger', () => {
     expect(result.stdout.match(/INFO \(pretty-exit\): line \d+$/gm)).toHaveLength(5000);
     expect(result.stdout.trimEnd()).toMatch(/shutdown complete$/);
   });
+
+  it.each(['exit', 'throw'])(
+    'has written every JSON line, written asynchronously, when the process ends (%s)',
+    (end) => {
+      // JSON lines are buffered and written in batches; whatever is buffered is flushed on exit.
+      const fixture = fileURLToPath(new URL('../../../tests/fixtures/pretty-exit.ts', import.meta.url));
+      const result = spawnSync(process.execPath, ['--import', 'tsx', fixture, '20000', 'json', end], {
+        cwd: dirname(fixture),
+        encoding: 'utf8',
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      expect(result.status, result.stderr).toBe(end === 'throw' ? 1 : 0);
+      const lines = result.stdout
+        .trimEnd()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { msg: string });
+      expect(lines).toHaveLength(20001);
+      expect(lines.at(-1)!.msg).toBe('shutdown complete');
+    },
+  );
 });

@@ -1,4 +1,4 @@
-import { pino, type DestinationStream, type Logger } from 'pino';
+import { destination as pinoDestination, pino, type DestinationStream, type Logger } from 'pino';
 import pretty from 'pino-pretty';
 
 /**
@@ -82,7 +82,12 @@ export function createLogger(
           // The name is printed already; pid and host say nothing on one machine.
           ignore: 'pid,hostname,service',
         })
-      : destination;
+      : (destination ??
+        // Asynchronous: a line is appended to a buffer and written by whichever write is next, so
+        // under load many lines share one write (a write per line cost a syscall per request).
+        // pino flushes what is buffered synchronously when the process exits, however it exits
+        // short of SIGKILL.
+        pinoDestination({ dest: 1, sync: false }));
   return pino(
     {
       name: service,

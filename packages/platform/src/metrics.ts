@@ -111,16 +111,15 @@ export function watchQueueCounts(queues: readonly CountedQueue[]): void {
   for (const queue of queues) watchedQueues.set(queue.name, queue);
 }
 
-/** Records request duration labelled by the matched route pattern (not the raw path, to bound cardinality). */
-export function observeHttp(service: string): RequestHandler {
-  return (req, res, next) => {
-    const end = httpDuration.startTimer({ service, method: req.method });
-    res.once('finish', () => {
-      const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
-      end({ route, status: String(res.statusCode) });
-    });
-    next();
-  };
+/** Records one request's duration, labelled by the matched route pattern (not the raw path, to bound cardinality). */
+export function recordHttp(
+  service: string,
+  method: string,
+  route: string,
+  status: number,
+  seconds: number,
+): void {
+  httpDuration.observe({ service, method, route, status: String(status) }, seconds);
 }
 
 export const metricsHandler: RequestHandler = async (_req, res) => {

@@ -8,13 +8,13 @@ import {
   AlwaysOnSampler,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
-import { ExpressLayerType } from '@opentelemetry/instrumentation-express';
-import { ExpressInstrumentation } from '@opentelemetry/instrumentation-express';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { PinoInstrumentation } from '@opentelemetry/instrumentation-pino';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
+import type { Request } from 'express';
+import { maskedPath } from './request-path.js';
 
 /**
  * Starts OpenTelemetry before any instrumented module loads. Spans are always
@@ -36,11 +36,16 @@ export function startTelemetry(service: string, otlpEndpoint: string | undefined
     // and span ids (so logs and job payloads correlate) but cost next to nothing.
     sampler: otlpEndpoint ? new ParentBasedSampler({ root: new AlwaysOnSampler() }) : new AlwaysOffSampler(),
     instrumentations: [
+      // One server span per request, named by its route template (`createHttpApp` sets the route):
+      // no express instrumentation, whose spans per layer cost more than they told.
       new HttpInstrumentation({
         ignoreIncomingRequestHook: (req) => /\/(healthz|readyz|metrics)$/.test(req.url?.split('?')[0] ?? ''),
+        // A capability in the path (a pay link's or document's token) never reaches a trace.
+        applyCustomAttributesOnSpan: (span, req) => {
+          const path = maskedPath(req as unknown as Request);
+          if (path.masked) span.setAttribute('url.path', path.path);
+        },
       }),
-      // One span per route handler; a span per middleware layer costs more than it tells.
-      new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE] }),
       new PgInstrumentation({
         enhancedDatabaseReporting: false,
         ignoreConnectSpans: true,

@@ -4,11 +4,13 @@ import type { Role } from '@bursar/contracts';
 import type { DB } from '@bursar/db';
 import type { Logger } from './logger.js';
 
-/** A user as access checks need them: what they may do now. */
+/** A user as access checks (and `GET /api/me`) need them: who they are and what they may do now. */
 export interface UserState {
   role: Role;
   schoolId: string | null;
   status: string;
+  email: string;
+  name: string;
 }
 
 /**
@@ -118,10 +120,10 @@ export function createUserStates(options: UserStatesOptions): UserStates {
       const startedAt = generation;
       const row = await db
         .selectFrom('users')
-        .select(['role', 'schoolId', 'status'])
+        .select(['role', 'schoolId', 'status', 'email', 'name'])
         .where('id', '=', userId)
         .executeTakeFirst();
-      const state = row ? { role: row.role as Role, schoolId: row.schoolId, status: row.status } : undefined;
+      const state = row ? { ...row, role: row.role as Role } : undefined;
       if (listening && generation === startedAt) {
         if (cache.size >= maxEntries) cache.delete(cache.keys().next().value!);
         cache.set(userId, { state, expiresAt: now + ttlMs });

@@ -4,7 +4,7 @@ import { describeRoute, route } from '@bursar/platform';
 import type { ApiContext } from '../context.js';
 import { getMe, logIn, logOut, refresh } from './auth.service.js';
 
-export function authRoutes({ db, keys, loginLimiter }: ApiContext): Router {
+export function authRoutes({ db, keys, loginLimiter, userStates }: ApiContext): Router {
   const router = Router();
 
   router.post(
@@ -72,7 +72,7 @@ export function authRoutes({ db, keys, loginLimiter }: ApiContext): Router {
         tags: ['auth'],
         errors: ['not_found'],
       },
-      ({ caller }) => getMe(db, caller.userId),
+      ({ caller }) => getMe(userStates, caller.userId),
     ),
   );
 

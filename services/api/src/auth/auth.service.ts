@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { DB } from '@bursar/db';
 import type { Me, Role, TokenResponse } from '@bursar/contracts';
+import type { UserStates } from '@bursar/platform';
 import { verifyPassword } from './password.js';
 import type { SigningKeys } from './keys.js';
 import {
@@ -103,14 +104,13 @@ export async function logOut(db: Kysely<DB>, token: string): Promise<void> {
   });
 }
 
-export async function getMe(db: Kysely<DB>, userId: string): Promise<Me> {
-  const user = await findUserById(db, userId);
+/**
+ * The caller as `GET /api/me` shows them, from the same per-process user cache
+ * the authenticator just read (invalidated by the `bursar_user_changed`
+ * trigger and by `forget` after a change): no query per request.
+ */
+export async function getMe(users: UserStates, userId: string): Promise<Me> {
+  const user = await users.get(userId);
   if (!user) throw new AppError('not_found', 'This user no longer exists');
-  return {
-    id: user.id,
-    email: user.email,
-    name: user.name,
-    role: user.role as Role,
-    schoolId: user.schoolId,
-  };
+  return { id: userId, email: user.email, name: user.name, role: user.role, schoolId: user.schoolId };
 }
