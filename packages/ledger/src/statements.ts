@@ -171,6 +171,58 @@ async function studentInvoicesAsOf(
 }
 
 /**
+ * What every student statement starts from, in one query: the student (404
+ * unless they belong to `schoolId` when one is given, and their school is
+ * live), their running totals, the school's currency and zone, and the
+ * school's stats version, which moves with every change to any of its
+ * students' money or records (migration 0003), so a statement computed at
+ * one version is exact for as long as the version stays.
+ */
+export async function studentStatementHead(db: Db, input: { schoolId: string | null; studentId: string }) {
+  let studentQuery = db
+    .selectFrom('students')
+    .innerJoin('schools', 'schools.id', 'students.schoolId')
+    .leftJoin('schoolStats', 'schoolStats.schoolId', 'students.schoolId')
+    .select([
+      'students.id',
+      'students.schoolId',
+      'students.firstName',
+      'students.lastName',
+      'students.admissionNo',
+      'students.classId',
+      'students.status',
+      'students.invoicedMinor',
+      'students.paidMinor',
+      'students.refundedMinor',
+      'students.balanceMinor',
+      'students.creditMinor',
+      'schools.currency',
+      'schools.timezone',
+      'schoolStats.version',
+    ])
+    .where('students.id', '=', input.studentId)
+    .where('schools.deletedAt', 'is', null);
+  if (input.schoolId) studentQuery = studentQuery.where('students.schoolId', '=', input.schoolId);
+  const student = await studentQuery.executeTakeFirst();
+  if (!student) return undefined;
+  const {
+    invoicedMinor,
+    paidMinor,
+    refundedMinor,
+    balanceMinor,
+    creditMinor,
+    currency,
+    timezone,
+    version,
+    ...identity
+  } = student;
+  const totals: Totals = { invoicedMinor, paidMinor, refundedMinor, balanceMinor, creditMinor };
+  return { student: identity, school: { currency, timezone }, totals, statsVersion: version ?? 0n };
+}
+
+export type StudentStatementHead = NonNullable<Awaited<ReturnType<typeof studentStatementHead>>>;
+
+/**
  * A student's statement: whole-account totals, and the invoices issued in
  * [from, to] with their payments and refunds. `asOf` is the day statuses are
  * judged against (default: today in the school's time zone).
@@ -193,42 +245,19 @@ export async function studentStatement(
     pointInTime?: boolean;
   },
 ) {
-  let studentQuery = db
-    .selectFrom('students')
-    .innerJoin('schools', 'schools.id', 'students.schoolId')
-    .select([
-      'students.id',
-      'students.schoolId',
-      'students.firstName',
-      'students.lastName',
-      'students.admissionNo',
-      'students.classId',
-      'students.status',
-      'students.invoicedMinor',
-      'students.paidMinor',
-      'students.refundedMinor',
-      'students.balanceMinor',
-      'students.creditMinor',
-      'schools.currency',
-      'schools.timezone',
-    ])
-    .where('students.id', '=', input.studentId)
-    .where('schools.deletedAt', 'is', null);
-  if (input.schoolId) studentQuery = studentQuery.where('students.schoolId', '=', input.schoolId);
-  const student = await studentQuery.executeTakeFirst();
-  if (!student) return undefined;
+  const head = await studentStatementHead(db, input);
+  return head && studentStatementFrom(db, head, input);
+}
 
-  const {
-    invoicedMinor,
-    paidMinor,
-    refundedMinor,
-    balanceMinor,
-    creditMinor,
-    currency,
-    timezone,
-    ...identity
-  } = student;
-  let totals: Totals = { invoicedMinor, paidMinor, refundedMinor, balanceMinor, creditMinor };
+/** The rest of {@link studentStatement} once its head is read: the invoices, and the totals of a past day. */
+export async function studentStatementFrom(
+  db: Db,
+  head: StudentStatementHead,
+  input: { from?: string; to?: string; asOf?: string; pointInTime?: boolean },
+) {
+  const { student, school } = head;
+  const { timezone } = school;
+  let totals = head.totals;
   let invoices: StatementInvoiceRow[];
   if (input.pointInTime && input.asOf !== undefined && isPastDay(input.asOf, timezone)) {
     [totals, invoices] = await Promise.all([
@@ -240,8 +269,8 @@ export async function studentStatement(
   }
 
   return {
-    student: identity,
-    school: { currency, timezone },
+    student,
+    school,
     totals,
     invoices: invoices.map((invoice) => ({
       ...invoice,

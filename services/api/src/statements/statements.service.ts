@@ -13,7 +13,8 @@ import {
   schoolStudentBalancesAsOf,
   schoolSummary,
   schoolSummaryAsOf,
-  studentStatement,
+  studentStatementFrom,
+  studentStatementHead,
   todayIn,
   toNumber,
   type SchoolSummary,
@@ -39,28 +40,58 @@ async function schoolOf(db: Kysely<DB>, scope: string | null, schoolId: string) 
   return { ...school, statsVersion: version };
 }
 
+/**
+ * Student statements by (student, from, to, asOf, today's amounts or the
+ * day's), each tagged with the school's stats version when it was read. The
+ * version moves with every change to the school's students and money (a
+ * trigger), so an entry is served only while it is still exact: a payment,
+ * refund, void or edit anywhere in the school makes the next read compute
+ * afresh. Every read still runs the head query, so a student who moved
+ * school, or a caller from another school, never sees an entry. Bounded; the
+ * least recently used entry goes first.
+ */
+const studentStatements = new Map<string, { version: bigint; statement: StudentStatement }>();
+const STUDENT_STATEMENT_CACHE_SIZE = 2_000;
+
 export async function getStudentStatement(
   db: Kysely<DB>,
   scope: string | null,
   studentId: string,
   query: StudentStatementQuery,
 ): Promise<StudentStatement> {
+  const head = await studentStatementHead(db, { schoolId: scope, studentId });
+  if (!head) throw notFound('Student');
   // Statuses need "today" in the school's zone; without an explicit asOf the
   // ledger's SQL uses the school's zone itself, and the answer names the day.
   // A past asOf is answered with the amounts as they stood at the end of it.
-  const statement = await studentStatement(db, {
-    schoolId: scope,
-    studentId,
-    from: query.from,
-    to: query.to,
-    asOf: query.asOf,
-    pointInTime: true,
-  });
-  if (!statement) throw notFound('Student');
-  const asOf = query.asOf ?? todayIn(statement.school.timezone);
-  const student = statement.student;
+  const asOf = query.asOf ?? todayIn(head.school.timezone);
+  const past = query.asOf !== undefined && isPastDay(query.asOf, head.school.timezone);
+  const key = `${head.student.id}|${query.from ?? ''}|${query.to ?? ''}|${asOf}|${past ? 'day' : 'now'}`;
+  const cached = studentStatements.get(key);
+  if (cached && cached.version === head.statsVersion) {
+    studentStatements.delete(key);
+    studentStatements.set(key, cached);
+    return cached.statement;
+  }
+  const statement = toStudentStatement(
+    await studentStatementFrom(db, head, { from: query.from, to: query.to, asOf, pointInTime: true }),
+    asOf,
+  );
+  studentStatements.delete(key);
+  if (studentStatements.size >= STUDENT_STATEMENT_CACHE_SIZE)
+    studentStatements.delete(studentStatements.keys().next().value!);
+  // Tagged with the version read before the invoices: if money moved meanwhile,
+  // the version is already past this one and the entry is never served.
+  studentStatements.set(key, { version: head.statsVersion, statement });
+  return statement;
+}
+
+function toStudentStatement(
+  statement: Awaited<ReturnType<typeof studentStatementFrom>>,
+  asOf: string,
+): StudentStatement {
   return {
-    student,
+    student: statement.student,
     currency: statement.school.currency,
     asOf,
     totals: totalsJson(statement.totals),

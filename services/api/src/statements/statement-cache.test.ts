@@ -1,0 +1,110 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- response bodies are whatever the route under test sends */
+import { sql } from 'kysely';
+import { describe, expect, it } from 'vitest';
+import { daysFromToday } from '@bursar/test-support';
+import { createTestApi } from '../testing/harness.js';
+
+/**
+ * The api keeps each student statement it computed while the school's stats
+ * version stays where it was. Every change a statement shows must move that
+ * version, so the next read is the ledger's answer, never the kept one; and a
+ * caller who may not see the student gets 404 whatever is kept. Each read is
+ * compared with one computed from the rows by SQL.
+ */
+describe('student statements kept between reads', async () => {
+  const api = await createTestApi();
+  const schoolId = await api.createSchool({ currency: 'INR', timezone: 'Asia/Kolkata' });
+  const otherSchoolId = await api.createSchool({ name: 'Elsewhere' });
+  const studentId = await api.rows.student(schoolId, {
+    firstName: 'Asha',
+    lastName: 'Rao',
+    admissionNo: 'SC-1',
+  });
+  const staff = await api.callerFor('accountant', schoolId);
+  const admin = await api.callerFor('school_admin', schoolId);
+  const stranger = await api.callerFor('school_admin', otherSchoolId);
+  const build = api.build(staff);
+  const path = `/api/students/${studentId}/statement`;
+
+  async function statement(): Promise<any> {
+    const response = await api.request(staff, 'GET', path);
+    expect(response.status, JSON.stringify(response.body)).toBe(200);
+    return response.body;
+  }
+
+  /** What the rows say, summed by SQL: the statement's totals and how many of each thing it lists. */
+  async function fromRows() {
+    const { rows } = await sql<Record<string, unknown>>`
+      select (select coalesce(sum(total_minor - paid_minor + refunded_minor) filter (where voided_at is null), 0)
+                from invoices where student_id = ${studentId}) as balance,
+             (select coalesce(sum(amount_minor), 0) from payments where student_id = ${studentId}) as paid,
+             (select coalesce(sum(refunded_minor), 0) from payments where student_id = ${studentId}) as refunded,
+             (select count(*) from invoices where student_id = ${studentId}) as invoices,
+             (select count(*) from payments where student_id = ${studentId}) as payments`.execute(api.db);
+    return Object.fromEntries(Object.entries(rows[0]!).map(([name, value]) => [name, String(value)]));
+  }
+
+  async function expectExact() {
+    const body = await statement();
+    const sums = await fromRows();
+    expect(String(body.totals.balanceMinor)).toBe(sums.balance);
+    expect(String(body.totals.paidMinor)).toBe(sums.paid);
+    expect(String(body.totals.refundedMinor)).toBe(sums.refunded);
+    expect(String(body.invoices.length)).toBe(sums.invoices);
+    expect(String(body.invoices.flatMap((invoice: any) => invoice.payments).length)).toBe(sums.payments);
+    return body;
+  }
+
+  it('shows every change at the next read, and nothing to another school', async () => {
+    const invoice = (await build.invoice({
+      studentId,
+      amountMinor: 100_000,
+      dueDate: daysFromToday(20),
+    })) as any;
+    const first = await expectExact();
+    expect(first.invoices[0]).toMatchObject({ status: 'pending', balanceMinor: 100_000 });
+    // A second read is the same answer (kept), and another school's admin still gets 404.
+    expect(await statement()).toEqual(first);
+    expect((await api.request(stranger, 'GET', path)).status).toBe(404);
+
+    const { payment } = (await build.payment(invoice.id, 40_000)) as any;
+    const paid = await expectExact();
+    expect(paid.invoices[0]).toMatchObject({ status: 'partial', paidMinor: 40_000, balanceMinor: 60_000 });
+
+    await build.refund(payment.id, 10_000);
+    const refunded = await expectExact();
+    expect(refunded.invoices[0].payments[0]).toMatchObject({ refundedMinor: 10_000 });
+
+    const moved = await api.request(staff, 'PATCH', `/api/invoices/${invoice.id}`, {
+      body: { dueDate: daysFromToday(-5) },
+    });
+    expect(moved.status, JSON.stringify(moved.body)).toBe(200);
+    const overdue = await expectExact();
+    expect(overdue.invoices[0]).toMatchObject({ dueDate: daysFromToday(-5), status: 'overdue' });
+
+    const renamed = await api.request(admin, 'PATCH', `/api/students/${studentId}`, {
+      body: { firstName: 'Aashna' },
+    });
+    expect(renamed.status, JSON.stringify(renamed.body)).toBe(200);
+    expect((await statement()).student.firstName).toBe('Aashna');
+
+    const voided = await api.request(staff, 'POST', `/api/invoices/${invoice.id}/void`, {
+      body: { reason: 'Issued in error' },
+    });
+    expect(voided.status, JSON.stringify(voided.body)).toBe(200);
+    const after = await expectExact();
+    expect(after.invoices[0].status).toBe('void');
+    expect((await api.request(stranger, 'GET', path)).status).toBe(404);
+  });
+
+  it('keeps the filtered and the past-day answers apart from today’s', async () => {
+    const today = await statement();
+    const filtered = await api.request(staff, 'GET', `${path}?from=${daysFromToday(1)}`);
+    expect(filtered.status).toBe(200);
+    expect(filtered.body.invoices).toEqual([]);
+    const yesterday = await api.request(staff, 'GET', `${path}?asOf=${daysFromToday(-1)}`);
+    expect(yesterday.status).toBe(200);
+    expect(yesterday.body.asOf).toBe(daysFromToday(-1));
+    expect(await statement()).toEqual(today);
+  });
+});
