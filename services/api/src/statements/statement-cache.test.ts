@@ -97,6 +97,35 @@ describe('student statements kept between reads', async () => {
     expect((await api.request(stranger, 'GET', path)).status).toBe(404);
   });
 
+  it('shows a payment in the school statement at the next read', async () => {
+    const schoolPath = `/api/schools/${schoolId}/statement`;
+    const read = async () => {
+      const response = await api.request(staff, 'GET', schoolPath);
+      expect(response.status, JSON.stringify(response.body)).toBe(200);
+      return response.body;
+    };
+    // A student of their own: the first test left credit on Asha's account, which a new invoice would use.
+    const bala = await api.rows.student(schoolId, {
+      firstName: 'Bala',
+      lastName: 'Rao',
+      admissionNo: 'SC-2',
+    });
+    const invoice = (await build.invoice({
+      studentId: bala,
+      amountMinor: 25_000,
+      dueDate: daysFromToday(10),
+    })) as any;
+    const before = await read();
+    expect(await read()).toEqual(before);
+    expect((await api.request(stranger, 'GET', schoolPath)).status).toBe(404);
+    await build.payment(invoice.id, 5_000);
+    const after = await read();
+    expect(after.totals.paidMinor).toBe(before.totals.paidMinor + 5_000);
+    expect(after.totals.balanceMinor).toBe(before.totals.balanceMinor - 5_000);
+    const paidOf = (body: any) => body.students.data.find((row: any) => row.id === bala).paidMinor;
+    expect(paidOf(after)).toBe(paidOf(before) + 5_000);
+  });
+
   it('keeps the filtered and the past-day answers apart from today’s', async () => {
     const today = await statement();
     const filtered = await api.request(staff, 'GET', `${path}?from=${daysFromToday(1)}`);

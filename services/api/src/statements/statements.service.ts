@@ -41,17 +41,39 @@ async function schoolOf(db: Kysely<DB>, scope: string | null, schoolId: string) 
 }
 
 /**
- * Student statements by (student, from, to, asOf, today's amounts or the
- * day's), each tagged with the school's stats version when it was read. The
- * version moves with every change to the school's students and money (a
- * trigger), so an entry is served only while it is still exact: a payment,
- * refund, void or edit anywhere in the school makes the next read compute
- * afresh. Every read still runs the head query, so a student who moved
- * school, or a caller from another school, never sees an entry. Bounded; the
- * least recently used entry goes first.
+ * Answers kept by key, each tagged with the school's stats version it was
+ * computed at, and served only while that version is still the school's:
+ * exact, never stale (the version moves with every change to the school's
+ * students and money, by trigger, migration 0003). Bounded; the least
+ * recently used entry goes first.
  */
-const studentStatements = new Map<string, { version: bigint; statement: StudentStatement }>();
-const STUDENT_STATEMENT_CACHE_SIZE = 2_000;
+class VersionedCache<T> {
+  readonly #entries = new Map<string, { version: bigint; value: T }>();
+  constructor(readonly size: number) {}
+
+  get(key: string, version: bigint): T | undefined {
+    const entry = this.#entries.get(key);
+    if (!entry || entry.version !== version) return undefined;
+    this.#entries.delete(key);
+    this.#entries.set(key, entry);
+    return entry.value;
+  }
+
+  /** `version` is the one read before computing `value`: if money moved meanwhile, it is already past. */
+  set(key: string, version: bigint, value: T): void {
+    this.#entries.delete(key);
+    if (this.#entries.size >= this.size) this.#entries.delete(this.#entries.keys().next().value!);
+    this.#entries.set(key, { version, value });
+  }
+}
+
+/**
+ * Student statements by (student, from, to, asOf, today's amounts or the
+ * day's). Every read still runs the head query (which reads the version), so
+ * a student who moved school, or a caller from another school, never sees an
+ * entry, and a repeat read costs that one indexed query.
+ */
+const studentStatements = new VersionedCache<StudentStatement>(2_000);
 
 export async function getStudentStatement(
   db: Kysely<DB>,
@@ -67,22 +89,13 @@ export async function getStudentStatement(
   const asOf = query.asOf ?? todayIn(head.school.timezone);
   const past = query.asOf !== undefined && isPastDay(query.asOf, head.school.timezone);
   const key = `${head.student.id}|${query.from ?? ''}|${query.to ?? ''}|${asOf}|${past ? 'day' : 'now'}`;
-  const cached = studentStatements.get(key);
-  if (cached && cached.version === head.statsVersion) {
-    studentStatements.delete(key);
-    studentStatements.set(key, cached);
-    return cached.statement;
-  }
+  const cached = studentStatements.get(key, head.statsVersion);
+  if (cached) return cached;
   const statement = toStudentStatement(
     await studentStatementFrom(db, head, { from: query.from, to: query.to, asOf, pointInTime: true }),
     asOf,
   );
-  studentStatements.delete(key);
-  if (studentStatements.size >= STUDENT_STATEMENT_CACHE_SIZE)
-    studentStatements.delete(studentStatements.keys().next().value!);
-  // Tagged with the version read before the invoices: if money moved meanwhile,
-  // the version is already past this one and the entry is never served.
-  studentStatements.set(key, { version: head.statsVersion, statement });
+  studentStatements.set(key, head.statsVersion, statement);
   return statement;
 }
 
@@ -119,23 +132,14 @@ function toStudentStatement(
   };
 }
 
-interface CachedSummary {
-  version: bigint;
-  summary: SchoolSummary;
-}
-
 /**
- * School summaries by (school, asOf, today's amounts or the day's), each
- * tagged with the school's stats_version when it was computed. Any change to
- * the school's students or money moves the version (a trigger), so an entry
- * is served only while it is still exact; that holds for a past day too, which
- * only a back-dated payment can still change. The two kinds are kept apart:
- * an entry computed as today's is not the day's own once the day is over
- * (an invoice issued for a later date counts today, not on that day).
- * Bounded; the oldest entry goes first.
+ * School summaries by (school, asOf, today's amounts or the day's). The two
+ * kinds are kept apart: an entry computed as today's is not the day's own
+ * once the day is over (an invoice issued for a later date counts today, not
+ * on that day); a past day can still change, by a back-dated payment, which
+ * moves the version like any other.
  */
-const summaries = new Map<string, CachedSummary>();
-const SUMMARY_CACHE_SIZE = 500;
+const summaries = new VersionedCache<SchoolSummary>(500);
 
 async function summaryOf(
   db: Kysely<DB>,
@@ -144,19 +148,17 @@ async function summaryOf(
   past: boolean,
 ) {
   const key = `${school.id}|${asOf}|${past ? 'day' : 'now'}`;
-  const version = school.statsVersion;
-  const cached = summaries.get(key);
-  if (cached && cached.version === version) return cached.summary;
+  const cached = summaries.get(key, school.statsVersion);
+  if (cached) return cached;
   const summary = past
     ? await schoolSummaryAsOf(db, { schoolId: school.id, asOf, timezone: school.timezone })
     : await schoolSummary(db, { schoolId: school.id, asOf });
-  summaries.delete(key);
-  if (summaries.size >= SUMMARY_CACHE_SIZE) summaries.delete(summaries.keys().next().value!);
-  // Tagged with the version read before computing: if money moved meanwhile,
-  // the version is already past this one and the entry is never served.
-  summaries.set(key, { version, summary });
+  summaries.set(key, school.statsVersion, summary);
   return summary;
 }
+
+/** Whole school statements (one page of students) by (school, asOf, kind, page, sort). */
+const schoolStatements = new VersionedCache<SchoolStatement>(500);
 
 export async function getSchoolStatement(
   db: Kysely<DB>,
@@ -169,6 +171,9 @@ export async function getSchoolStatement(
   // A past asOf: every amount as it stood at the end of that day. Otherwise the running totals.
   // Decided once, so a request across midnight does not mix the two.
   const past = isPastDay(asOf, school.timezone);
+  const key = `${schoolId}|${asOf}|${past ? 'day' : 'now'}|${query.limit}|${query.offset}|${query.sort}`;
+  const cached = schoolStatements.get(key, school.statsVersion);
+  if (cached) return cached;
   const page = { schoolId, limit: query.limit, offset: query.offset, sort: query.sort };
   const [summary, students] = await Promise.all([
     summaryOf(db, school, asOf, past),
@@ -176,7 +181,7 @@ export async function getSchoolStatement(
       ? schoolStudentBalancesAsOf(db, { ...page, asOf, timezone: school.timezone })
       : schoolStudentBalances(db, page),
   ]);
-  return {
+  const statement: SchoolStatement = {
     schoolId,
     currency: school.currency,
     asOf,
@@ -206,4 +211,6 @@ export async function getSchoolStatement(
       pagination: { limit: query.limit, offset: query.offset, total: summary.studentsTotal },
     },
   };
+  schoolStatements.set(key, school.statsVersion, statement);
+  return statement;
 }
