@@ -8,6 +8,7 @@ export * from './queue.js';
 export * from './readiness.js';
 export * from './redis.js';
 export * from './route.js';
+export * from './router-gate.js';
 export * from './server.js';
 export * from './shutdown.js';
 export * from './service.js';

@@ -5,6 +5,7 @@ import { databaseCheck, type DB } from '@bursar/db';
 import {
   createAuthenticator,
   createHttpApp,
+  gated,
   jwksKeySource,
   redisCheck,
   type Logger,
@@ -83,23 +84,24 @@ export function createApp({
       storage: () => documents.storage.check(),
     },
     routes: (app) => {
-      app.use(authRoutes(context));
-      app.use(schoolsRoutes(context));
-      app.use(usersRoutes(context));
-      app.use(classesRoutes(context));
-      app.use(studentsRoutes(context));
-      app.use(guardiansRoutes(context));
-      app.use(feePlansRoutes(context));
+      // Each feature router is entered only by requests its routes could match (see `gated`).
+      app.use(gated(authRoutes(context)));
+      app.use(gated(schoolsRoutes(context)));
+      app.use(gated(usersRoutes(context)));
+      app.use(gated(classesRoutes(context)));
+      app.use(gated(studentsRoutes(context)));
+      app.use(gated(guardiansRoutes(context)));
+      app.use(gated(feePlansRoutes(context)));
       // Before the invoice routes: `/api/invoices/pdf` is not an invoice id.
-      app.use(documentsRoutes(context));
-      app.use(invoicesRoutes(context));
-      app.use(paymentsRoutes(context));
-      app.use(paymentLinksRoutes(context));
-      app.use(reconciliationRoutes(context));
-      app.use(statementsRoutes(context));
-      app.use(reportsRoutes(context));
-      app.use(analyticsRoutes(context));
-      app.use(auditRoutes(context));
+      app.use(gated(documentsRoutes(context)));
+      app.use(gated(invoicesRoutes(context)));
+      app.use(gated(paymentsRoutes(context)));
+      app.use(gated(paymentLinksRoutes(context)));
+      app.use(gated(reconciliationRoutes(context)));
+      app.use(gated(statementsRoutes(context)));
+      app.use(gated(reportsRoutes(context)));
+      app.use(gated(analyticsRoutes(context)));
+      app.use(gated(auditRoutes(context)));
       // Last, so it never shadows a feature route; it documents every router above.
       app.use(openapiRoutes());
       // The job dashboard (/admin/*): an express app of its own, with Bull Board mounted inside it.

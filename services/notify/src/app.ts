@@ -4,6 +4,7 @@ import type { Kysely } from 'kysely';
 import { databaseCheck, type DB } from '@bursar/db';
 import {
   createHttpApp,
+  gated,
   redisCheck,
   type Authenticator,
   type Logger,
@@ -43,9 +44,9 @@ export function createApp({ config, logger, db, redis, authenticator, outbox, pr
     // Caddy sends /webhooks/whatsapp/* here; the signature is over the raw bytes, so before the JSON parser.
     rawRoutes: (app) => mountWhatsAppWebhooks(app, context),
     routes: (app) => {
-      app.use(templatesRoutes(context));
-      app.use(campaignsRoutes(context));
-      app.use(settingsRoutes(context));
+      app.use(gated(templatesRoutes(context)));
+      app.use(gated(campaignsRoutes(context)));
+      app.use(gated(settingsRoutes(context)));
     },
   });
 }
