@@ -1,4 +1,4 @@
-import { CamelCasePlugin, Kysely, PostgresDialect, sql } from 'kysely';
+import { CamelCasePlugin, CompiledQuery, Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import type { DB } from './schema.js';
 
@@ -48,12 +48,38 @@ export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
   return pool;
 }
 
+/** The pool under each Kysely instance `createDb` made, for {@link preparedQuery}. */
+const pools = new WeakMap<Kysely<DB>, pg.Pool>();
+
 /** A Kysely instance over a new pool; columns are snake_case in SQL and camelCase in TypeScript. */
 export function createDb(url: string, options: PoolOptions = {}): Kysely<DB> {
-  return new Kysely<DB>({
-    dialect: new PostgresDialect({ pool: createPool(url, options) }),
+  const pool = createPool(url, options);
+  const db = new Kysely<DB>({
+    dialect: new PostgresDialect({ pool }),
     plugins: [new CamelCasePlugin()],
   });
+  pools.set(db, pool);
+  return db;
+}
+
+/**
+ * Runs a hot read as a named prepared statement: each pooled connection
+ * parses and plans `text` once and then only binds and executes it, and no
+ * query builder runs per call. For the few reads every page makes (a
+ * student's statement); `name` must be unique to `text`. Columns come back
+ * as `text` names them (alias them in camelCase), with the pool's type
+ * parsers. Inside a transaction, or on a Kysely `createDb` did not make, it
+ * is an ordinary query with the same text and the same rows.
+ */
+export async function preparedQuery<Row>(
+  db: Kysely<DB> | Transaction<DB>,
+  query: { name: string; text: string },
+  values: unknown[],
+): Promise<Row[]> {
+  const pool = db.isTransaction ? undefined : pools.get(db as Kysely<DB>);
+  if (pool)
+    return (await pool.query<Row & pg.QueryResultRow>({ name: query.name, text: query.text, values })).rows;
+  return (await db.executeQuery<Row>(CompiledQuery.raw(query.text, values))).rows;
 }
 
 /** A database URL with its database name replaced. */

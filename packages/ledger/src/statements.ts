@@ -1,9 +1,10 @@
 import { sql, type RawBuilder } from 'kysely';
+import { preparedQuery } from '@bursar/db';
 import type { Db } from './db.js';
 import { todayIn } from './dates.js';
 import { openInvoicesAsOfCte } from './reports/aging.js';
 import { reportCtes, startOfDay } from './reports/scope.js';
-import { balanceSql, invoiceStatusSql } from './status.js';
+import { balanceSql, invoiceStatusOn, invoiceStatusSql } from './status.js';
 
 /** Account totals, all computed in SQL. `balanceMinor` is owed; `creditMinor` is held for the family. */
 export interface Totals {
@@ -170,41 +171,153 @@ async function studentInvoicesAsOf(
   }));
 }
 
+/** A student's statement row as the one query of {@link studentStatement} returns it. */
+interface StudentStatementRow {
+  id: string;
+  schoolId: string;
+  firstName: string;
+  lastName: string;
+  admissionNo: string;
+  classId: string | null;
+  status: string;
+  invoicedMinor: bigint;
+  paidMinor: bigint;
+  refundedMinor: bigint;
+  balanceMinor: bigint;
+  creditMinor: bigint;
+  currency: string;
+  timezone: string;
+  statsVersion: bigint;
+  /** Today in the school's zone, by the application's clock. */
+  today: string;
+  /** Null when `asOf` is a past day: those amounts are worked out apart. */
+  invoices:
+    | (Omit<
+        StatementInvoiceRow,
+        'totalMinor' | 'paidMinor' | 'refundedMinor' | 'balanceMinor' | 'voidedAt'
+      > & {
+        totalMinor: string;
+        paidMinor: string;
+        refundedMinor: string;
+        balanceMinor: string;
+        voidedAt: string | null;
+      })[]
+    | null;
+}
+
+/** What {@link studentStatement} answers when `reuse` handed back a kept statement (never without `reuse`). */
+type Kept<K> = [K] extends [never] ? never : { kept: K };
+
+/** A student's statement as the ledger answers it (see {@link studentStatement}). */
+export interface LedgerStudentStatement {
+  student: Omit<
+    StudentStatementRow,
+    keyof Totals | 'currency' | 'timezone' | 'statsVersion' | 'today' | 'invoices'
+  >;
+  school: { currency: string; timezone: string };
+  /** The day statuses are judged on. */
+  asOf: string;
+  /** Whether the amounts are as they stood at the end of `asOf` (a past day), not today's. */
+  past: boolean;
+  statsVersion: bigint;
+  totals: Totals;
+  invoices: (Omit<StatementInvoiceRow, 'payments'> & {
+    payments: (Omit<StatementPaymentJson, 'amountMinor' | 'refundedMinor' | 'paidAt' | 'refunds'> & {
+      amountMinor: bigint;
+      refundedMinor: bigint;
+      paidAt: Date;
+      refunds: (Omit<
+        StatementPaymentJson['refunds'][number],
+        'amountMinor' | 'fromCreditMinor' | 'createdAt'
+      > & {
+        amountMinor: bigint;
+        fromCreditMinor: bigint;
+        createdAt: Date;
+      })[];
+    })[];
+  })[];
+}
+
 /**
- * What every student statement starts from, in one query: the student (404
- * unless they belong to `schoolId` when one is given, and their school is
- * live), their running totals, the school's currency and zone, and the
- * school's stats version, which moves with every change to any of its
- * students' money or records (migration 0003), so a statement computed at
- * one version is exact for as long as the version stays.
+ * The text of the statement query, compiled once from the same status,
+ * balance and payments SQL every other invoice read uses. Parameters: $1 the
+ * student, $2 the caller's school (null for a platform admin), $3 the
+ * application's clock, $4 `asOf` (null for today), $5 and $6 the issue-date
+ * range (null for open ends), $7 whether a past `asOf` is answered as it stood then.
  */
-export async function studentStatementHead(db: Db, input: { schoolId: string | null; studentId: string }) {
-  let studentQuery = db
-    .selectFrom('students')
-    .innerJoin('schools', 'schools.id', 'students.schoolId')
-    .leftJoin('schoolStats', 'schoolStats.schoolId', 'students.schoolId')
-    .select([
-      'students.id',
-      'students.schoolId',
-      'students.firstName',
-      'students.lastName',
-      'students.admissionNo',
-      'students.classId',
-      'students.status',
-      'students.invoicedMinor',
-      'students.paidMinor',
-      'students.refundedMinor',
-      'students.balanceMinor',
-      'students.creditMinor',
-      'schools.currency',
-      'schools.timezone',
-      'schoolStats.version',
-    ])
-    .where('students.id', '=', input.studentId)
-    .where('schools.deletedAt', 'is', null);
-  if (input.schoolId) studentQuery = studentQuery.where('students.schoolId', '=', input.schoolId);
-  const student = await studentQuery.executeTakeFirst();
-  if (!student) return undefined;
+let statementText: string | undefined;
+function studentStatementQuery(db: Db): { name: string; text: string } {
+  statementText ??= sql`select s.id, s.school_id as "schoolId", s.first_name as "firstName",
+         s.last_name as "lastName", s.admission_no as "admissionNo", s.class_id as "classId", s.status,
+         s.invoiced_minor as "invoicedMinor", s.paid_minor as "paidMinor",
+         s.refunded_minor as "refundedMinor", s.balance_minor as "balanceMinor",
+         s.credit_minor as "creditMinor", schools.currency, schools.timezone,
+         coalesce(school_stats.version, 0)::bigint as "statsVersion", d.today::text as today,
+         case when ${sql.raw('$7')}::boolean and ${sql.raw('$4')}::date < d.today then null else (
+           select coalesce(json_agg(json_build_object(
+             'id', invoices.id, 'number', invoices.number, 'issueDate', invoices.issue_date,
+             'dueDate', invoices.due_date, 'totalMinor', invoices.total_minor::text,
+             'paidMinor', invoices.paid_minor::text, 'refundedMinor', invoices.refunded_minor::text,
+             'voidedAt', invoices.voided_at, 'balanceMinor', (${balanceSql})::text,
+             'status', ${invoiceStatusOn(sql`coalesce(${sql.raw('$4')}::date, d.today)`)},
+             'payments', ${paymentsJson()}
+           ) order by invoices.due_date, invoices.number), '[]'::json)
+             from invoices
+            where invoices.student_id = s.id
+              and (${sql.raw('$5')}::date is null or invoices.issue_date >= ${sql.raw('$5')}::date)
+              and (${sql.raw('$6')}::date is null or invoices.issue_date <= ${sql.raw('$6')}::date)
+         ) end as invoices
+    from students s
+    join schools on schools.id = s.school_id
+    left join school_stats on school_stats.school_id = s.school_id
+    cross join lateral (select (${sql.raw('$3')}::timestamptz at time zone schools.timezone)::date as today) d
+   where s.id = ${sql.raw('$1')} and schools.deleted_at is null
+     and (${sql.raw('$2')}::uuid is null or s.school_id = ${sql.raw('$2')}::uuid)`.compile(db).sql;
+  return { name: 'bursar-student-statement-v2', text: statementText };
+}
+
+/**
+ * A student's statement: whole-account totals, and the invoices issued in
+ * [from, to] with their payments and refunds. `asOf` is the day statuses are
+ * judged against (default: today in the school's time zone, by the
+ * application's clock); the answer names it. 404 (`undefined`) unless the
+ * student belongs to `schoolId` when one is given and their school is live.
+ *
+ * Amounts are today's unless `pointInTime` is set and `asOf` is a day before
+ * today in the school's zone: then every amount is as it stood at the end of
+ * that day (invoices issued after it are not listed; payments, refunds,
+ * credit moves and voids after it are undone). Today's statement is one
+ * prepared query (the student's running totals, the invoices' running
+ * columns, their payments and refunds as nested JSON); a past day's takes two
+ * more. Money inside the JSON travels as text and is parsed to bigint here,
+ * never through a float. `statsVersion` is the school's stats version read
+ * with it (migration 0003): a statement is exact for as long as that stands,
+ * so for a past day `reuse` may hand back one kept at that version (`kept`)
+ * instead of working it out again.
+ */
+export async function studentStatement<K = never>(
+  db: Db,
+  input: {
+    schoolId: string | null;
+    studentId: string;
+    from?: string | undefined;
+    to?: string | undefined;
+    asOf?: string | undefined;
+    pointInTime?: boolean;
+  },
+  now: Date = new Date(),
+  reuse?: (statsVersion: bigint) => K | undefined,
+): Promise<LedgerStudentStatement | Kept<K> | undefined> {
+  const [row] = await preparedQuery<StudentStatementRow>(db, studentStatementQuery(db), [
+    input.studentId,
+    input.schoolId,
+    now.toISOString(),
+    input.asOf ?? null,
+    input.from ?? null,
+    input.to ?? null,
+    input.pointInTime === true,
+  ]);
+  if (!row) return undefined;
   const {
     invoicedMinor,
     paidMinor,
@@ -213,64 +326,38 @@ export async function studentStatementHead(db: Db, input: { schoolId: string | n
     creditMinor,
     currency,
     timezone,
-    version,
-    ...identity
-  } = student;
-  const totals: Totals = { invoicedMinor, paidMinor, refundedMinor, balanceMinor, creditMinor };
-  return { student: identity, school: { currency, timezone }, totals, statsVersion: version ?? 0n };
-}
-
-export type StudentStatementHead = NonNullable<Awaited<ReturnType<typeof studentStatementHead>>>;
-
-/**
- * A student's statement: whole-account totals, and the invoices issued in
- * [from, to] with their payments and refunds. `asOf` is the day statuses are
- * judged against (default: today in the school's time zone).
- *
- * Amounts are today's (the student's running totals and the invoices' running
- * columns, two queries) unless `pointInTime` is set and `asOf` is a day
- * before today in the school's zone: then every amount is as it stood at the
- * end of that day (invoices issued after it are not listed; payments, refunds,
- * credit moves and voids after it are undone). Money inside the nested JSON
- * travels as text and is parsed to bigint here, never through a float.
- */
-export async function studentStatement(
-  db: Db,
-  input: {
-    schoolId: string | null;
-    studentId: string;
-    from?: string;
-    to?: string;
-    asOf?: string;
-    pointInTime?: boolean;
-  },
-) {
-  const head = await studentStatementHead(db, input);
-  return head && studentStatementFrom(db, head, input);
-}
-
-/** The rest of {@link studentStatement} once its head is read: the invoices, and the totals of a past day. */
-export async function studentStatementFrom(
-  db: Db,
-  head: StudentStatementHead,
-  input: { from?: string; to?: string; asOf?: string; pointInTime?: boolean },
-) {
-  const { student, school } = head;
-  const { timezone } = school;
-  let totals = head.totals;
+    statsVersion,
+    today,
+    invoices: nowInvoices,
+    ...student
+  } = row;
+  let totals: Totals = { invoicedMinor, paidMinor, refundedMinor, balanceMinor, creditMinor };
+  const asOf = input.asOf ?? today;
   let invoices: StatementInvoiceRow[];
-  if (input.pointInTime && input.asOf !== undefined && isPastDay(input.asOf, timezone)) {
-    [totals, invoices] = await Promise.all([
-      studentTotalsAsOf(db, student.id, input.asOf, timezone),
-      studentInvoicesAsOf(db, { ...input, studentId: student.id, asOf: input.asOf, timezone }),
-    ]);
+  if (nowInvoices) {
+    invoices = nowInvoices.map((invoice) => ({
+      ...invoice,
+      totalMinor: BigInt(invoice.totalMinor),
+      paidMinor: BigInt(invoice.paidMinor),
+      refundedMinor: BigInt(invoice.refundedMinor),
+      balanceMinor: BigInt(invoice.balanceMinor),
+      voidedAt: invoice.voidedAt === null ? null : new Date(invoice.voidedAt),
+    }));
   } else {
-    invoices = await studentInvoicesNow(db, { ...input, studentId: student.id });
+    const kept = reuse?.(statsVersion);
+    if (kept !== undefined) return { kept } as Kept<K>;
+    [totals, invoices] = await Promise.all([
+      studentTotalsAsOf(db, student.id, asOf, timezone),
+      studentInvoicesAsOf(db, { ...input, studentId: student.id, asOf, timezone }),
+    ]);
   }
 
   return {
     student,
-    school,
+    school: { currency, timezone },
+    asOf,
+    past: nowInvoices === null,
+    statsVersion,
     totals,
     invoices: invoices.map((invoice) => ({
       ...invoice,
@@ -288,35 +375,6 @@ export async function studentStatementFrom(
       })),
     })),
   };
-}
-
-/** A student's invoices issued in [from, to] with today's amounts, statuses judged on `asOf`. */
-function studentInvoicesNow(
-  db: Db,
-  input: { studentId: string; from?: string; to?: string; asOf?: string },
-): Promise<StatementInvoiceRow[]> {
-  let invoiceQuery = db
-    .selectFrom('invoices')
-    .innerJoin('schools', 'schools.id', 'invoices.schoolId')
-    .select([
-      'invoices.id',
-      'invoices.number',
-      'invoices.issueDate',
-      'invoices.dueDate',
-      'invoices.totalMinor',
-      'invoices.paidMinor',
-      'invoices.refundedMinor',
-      'invoices.voidedAt',
-      balanceSql.as('balanceMinor'),
-      invoiceStatusSql(input.asOf).as('status'),
-      paymentsJson().as('payments'),
-    ])
-    .where('invoices.studentId', '=', input.studentId)
-    .orderBy('invoices.dueDate')
-    .orderBy('invoices.number');
-  if (input.from) invoiceQuery = invoiceQuery.where('invoices.issueDate', '>=', input.from);
-  if (input.to) invoiceQuery = invoiceQuery.where('invoices.issueDate', '<=', input.to);
-  return invoiceQuery.execute();
 }
 
 /** Open balance of invoices whose days overdue (as of `asOf`) satisfy `range`. */

@@ -17,9 +17,13 @@ import { sql, type RawBuilder } from 'kysely';
  * like a constant and the query costs what it did with `now()`.
  */
 export function invoiceStatusSql(asOf?: string, now: Date = new Date()): RawBuilder<string> {
-  const today = asOf
-    ? sql`${asOf}::date`
-    : sql`(${now.toISOString()}::timestamptz at time zone schools.timezone)::date`;
+  return invoiceStatusOn(
+    asOf ? sql`${asOf}::date` : sql`(${now.toISOString()}::timestamptz at time zone schools.timezone)::date`,
+  );
+}
+
+/** The status rule of {@link invoiceStatusSql}, judged on the day `today` (an SQL date expression). */
+export function invoiceStatusOn(today: RawBuilder<unknown>): RawBuilder<string> {
   return sql<string>`case
     when invoices.voided_at is not null then 'void'
     when invoices.total_minor - invoices.paid_minor + invoices.refunded_minor <= 0 then 'paid'
