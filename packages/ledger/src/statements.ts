@@ -66,30 +66,21 @@ interface StatementInvoiceRow {
 
 /**
  * Each invoice's payments (with their refunds) as JSON, for a query with
- * `invoices` in scope. With `end`, only what had happened before it: payments
- * paid before it and their refunds made before it (the payment's refunded
- * amount is then the sum of those, worked out by the caller).
+ * `invoices` in scope, as they had happened before `end`: payments paid
+ * before it and their refunds made before it (the payment's refunded amount
+ * is then the sum of those, worked out by the caller).
  */
-function paymentsJson(end?: RawBuilder<Date>) {
-  const refundsJson = end
-    ? sql`coalesce((
-      select json_agg(json_build_object(
-        'id', r.id, 'paymentId', r.payment_id, 'amountMinor', r.amount_minor::text,
-        'fromCreditMinor', r.from_credit_minor::text, 'reason', r.reason, 'createdAt', r.created_at
-      ) order by r.created_at, r.id) from refunds r where r.payment_id = p.id and r.created_at < ${end}), '[]'::json)`
-    : sql`case when p.refunded_minor > 0 then (
-      select json_agg(json_build_object(
-        'id', r.id, 'paymentId', r.payment_id, 'amountMinor', r.amount_minor::text,
-        'fromCreditMinor', r.from_credit_minor::text, 'reason', r.reason, 'createdAt', r.created_at
-      ) order by r.created_at, r.id) from refunds r where r.payment_id = p.id)
-    else '[]'::json end`;
-  const paidBefore = end ? sql`and p.paid_at < ${end}` : sql``;
+function paymentsJson(end: RawBuilder<Date>) {
   return sql<StatementPaymentJson[]>`coalesce((
       select json_agg(json_build_object(
         'id', p.id, 'invoiceId', p.invoice_id, 'amountMinor', p.amount_minor::text,
         'refundedMinor', p.refunded_minor::text, 'method', p.method, 'reference', p.reference,
-        'paidAt', p.paid_at, 'refunds', ${refundsJson}
-      ) order by p.paid_at, p.id) from payments p where p.invoice_id = invoices.id ${paidBefore}), '[]'::json)`;
+        'paidAt', p.paid_at, 'refunds', coalesce((
+          select json_agg(json_build_object(
+            'id', r.id, 'paymentId', r.payment_id, 'amountMinor', r.amount_minor::text,
+            'fromCreditMinor', r.from_credit_minor::text, 'reason', r.reason, 'createdAt', r.created_at
+          ) order by r.created_at, r.id) from refunds r where r.payment_id = p.id and r.created_at < ${end}), '[]'::json)
+      ) order by p.paid_at, p.id) from payments p where p.invoice_id = invoices.id and p.paid_at < ${end}), '[]'::json)`;
 }
 
 /**
@@ -171,8 +162,8 @@ async function studentInvoicesAsOf(
   }));
 }
 
-/** A student's statement row as the one query of {@link studentStatement} returns it. */
-interface StudentStatementRow {
+/** A student's statement row as the one query of {@link studentStatementRow} returns it. */
+export interface StudentStatementRow {
   id: string;
   schoolId: string;
   firstName: string;
@@ -190,29 +181,31 @@ interface StudentStatementRow {
   statsVersion: bigint;
   /** Today in the school's zone, by the application's clock. */
   today: string;
-  /** Null when `asOf` is a past day: those amounts are worked out apart. */
-  invoices:
-    | (Omit<
-        StatementInvoiceRow,
-        'totalMinor' | 'paidMinor' | 'refundedMinor' | 'balanceMinor' | 'voidedAt'
-      > & {
-        totalMinor: string;
-        paidMinor: string;
-        refundedMinor: string;
-        balanceMinor: string;
-        voidedAt: string | null;
-      })[]
-    | null;
+  /**
+   * Today's statement as the api answers it (the `StudentStatement` contract),
+   * as JSON text built by PostgreSQL; null when `asOf` is a past day asked
+   * point-in-time, whose amounts are worked out apart.
+   */
+  body: string | null;
 }
 
 /** What {@link studentStatement} answers when `reuse` handed back a kept statement (never without `reuse`). */
 type Kept<K> = [K] extends [never] ? never : { kept: K };
 
+type StatementRefund = Omit<
+  StatementPaymentJson['refunds'][number],
+  'amountMinor' | 'fromCreditMinor' | 'createdAt'
+> & {
+  amountMinor: bigint;
+  fromCreditMinor: bigint;
+  createdAt: Date;
+};
+
 /** A student's statement as the ledger answers it (see {@link studentStatement}). */
 export interface LedgerStudentStatement {
-  student: Omit<
+  student: Pick<
     StudentStatementRow,
-    keyof Totals | 'currency' | 'timezone' | 'statsVersion' | 'today' | 'invoices'
+    'id' | 'schoolId' | 'firstName' | 'lastName' | 'admissionNo' | 'classId' | 'status'
   >;
   school: { currency: string; timezone: string };
   /** The day statuses are judged on. */
@@ -221,93 +214,106 @@ export interface LedgerStudentStatement {
   past: boolean;
   statsVersion: bigint;
   totals: Totals;
-  invoices: (Omit<StatementInvoiceRow, 'payments'> & {
+  invoices: (Omit<StatementInvoiceRow, 'payments' | 'voidedAt'> & {
     payments: (Omit<StatementPaymentJson, 'amountMinor' | 'refundedMinor' | 'paidAt' | 'refunds'> & {
       amountMinor: bigint;
       refundedMinor: bigint;
       paidAt: Date;
-      refunds: (Omit<
-        StatementPaymentJson['refunds'][number],
-        'amountMinor' | 'fromCreditMinor' | 'createdAt'
-      > & {
-        amountMinor: bigint;
-        fromCreditMinor: bigint;
-        createdAt: Date;
-      })[];
+      refunds: StatementRefund[];
     })[];
   })[];
 }
 
+/** An instant as JSON text the way JavaScript's `toISOString` writes it (UTC, milliseconds, `Z`). */
+function isoInstant(column: RawBuilder<unknown>): RawBuilder<string> {
+  return sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+}
+
 /**
- * The text of the statement query, compiled once from the same status,
- * balance and payments SQL every other invoice read uses. Parameters: $1 the
+ * The text of the statement query, compiled once from the same status and
+ * balance SQL every other invoice read uses. Money goes into the JSON as
+ * numbers: exact, because the ledger refuses any change that would take a
+ * school's totals past 2^53 − 1 (`assertReportable`). Parameters: $1 the
  * student, $2 the caller's school (null for a platform admin), $3 the
  * application's clock, $4 `asOf` (null for today), $5 and $6 the issue-date
- * range (null for open ends), $7 whether a past `asOf` is answered as it stood then.
+ * range (null for open ends), $7 whether a past `asOf` is answered as it
+ * stood then.
  */
 let statementText: string | undefined;
 function studentStatementQuery(db: Db): { name: string; text: string } {
+  const param = (n: number) => sql.raw(`$${n}`);
+  const refunds = sql`case when p.refunded_minor > 0 then (
+      select json_agg(json_build_object(
+        'id', r.id, 'paymentId', r.payment_id, 'amountMinor', r.amount_minor,
+        'fromCreditMinor', r.from_credit_minor, 'reason', r.reason, 'createdAt', ${isoInstant(sql`r.created_at`)}
+      ) order by r.created_at, r.id) from refunds r where r.payment_id = p.id)
+    else '[]'::json end`;
+  const payments = sql`coalesce((
+      select json_agg(json_build_object(
+        'id', p.id, 'invoiceId', p.invoice_id, 'amountMinor', p.amount_minor,
+        'refundedMinor', p.refunded_minor, 'method', p.method, 'reference', p.reference,
+        'paidAt', ${isoInstant(sql`p.paid_at`)}, 'refunds', ${refunds}
+      ) order by p.paid_at, p.id) from payments p where p.invoice_id = invoices.id), '[]'::json)`;
+  const invoices = sql`coalesce((
+      select json_agg(json_build_object(
+        'id', invoices.id, 'number', invoices.number, 'issueDate', invoices.issue_date,
+        'dueDate', invoices.due_date, 'totalMinor', invoices.total_minor,
+        'paidMinor', invoices.paid_minor, 'refundedMinor', invoices.refunded_minor,
+        'balanceMinor', ${balanceSql}, 'status', ${invoiceStatusOn(sql`coalesce(${param(4)}::date, d.today)`)},
+        'payments', ${payments}
+      ) order by invoices.due_date, invoices.number)
+        from invoices
+       where invoices.student_id = s.id
+         and (${param(5)}::date is null or invoices.issue_date >= ${param(5)}::date)
+         and (${param(6)}::date is null or invoices.issue_date <= ${param(6)}::date)), '[]'::json)`;
   statementText ??= sql`select s.id, s.school_id as "schoolId", s.first_name as "firstName",
          s.last_name as "lastName", s.admission_no as "admissionNo", s.class_id as "classId", s.status,
          s.invoiced_minor as "invoicedMinor", s.paid_minor as "paidMinor",
          s.refunded_minor as "refundedMinor", s.balance_minor as "balanceMinor",
          s.credit_minor as "creditMinor", schools.currency, schools.timezone,
          coalesce(school_stats.version, 0)::bigint as "statsVersion", d.today::text as today,
-         case when ${sql.raw('$7')}::boolean and ${sql.raw('$4')}::date < d.today then null else (
-           select coalesce(json_agg(json_build_object(
-             'id', invoices.id, 'number', invoices.number, 'issueDate', invoices.issue_date,
-             'dueDate', invoices.due_date, 'totalMinor', invoices.total_minor::text,
-             'paidMinor', invoices.paid_minor::text, 'refundedMinor', invoices.refunded_minor::text,
-             'voidedAt', invoices.voided_at, 'balanceMinor', (${balanceSql})::text,
-             'status', ${invoiceStatusOn(sql`coalesce(${sql.raw('$4')}::date, d.today)`)},
-             'payments', ${paymentsJson()}
-           ) order by invoices.due_date, invoices.number), '[]'::json)
-             from invoices
-            where invoices.student_id = s.id
-              and (${sql.raw('$5')}::date is null or invoices.issue_date >= ${sql.raw('$5')}::date)
-              and (${sql.raw('$6')}::date is null or invoices.issue_date <= ${sql.raw('$6')}::date)
-         ) end as invoices
+         case when ${param(7)}::boolean and ${param(4)}::date < d.today then null else json_build_object(
+           'student', json_build_object(
+             'id', s.id, 'schoolId', s.school_id, 'firstName', s.first_name, 'lastName', s.last_name,
+             'admissionNo', s.admission_no, 'classId', s.class_id, 'status', s.status),
+           'currency', schools.currency,
+           'asOf', coalesce(${param(4)}::date, d.today),
+           'totals', json_build_object(
+             'invoicedMinor', s.invoiced_minor, 'paidMinor', s.paid_minor, 'refundedMinor', s.refunded_minor,
+             'balanceMinor', s.balance_minor, 'creditMinor', s.credit_minor),
+           'invoices', ${invoices}
+         )::text end as body
     from students s
     join schools on schools.id = s.school_id
     left join school_stats on school_stats.school_id = s.school_id
-    cross join lateral (select (${sql.raw('$3')}::timestamptz at time zone schools.timezone)::date as today) d
-   where s.id = ${sql.raw('$1')} and schools.deleted_at is null
-     and (${sql.raw('$2')}::uuid is null or s.school_id = ${sql.raw('$2')}::uuid)`.compile(db).sql;
-  return { name: 'bursar-student-statement-v2', text: statementText };
+    cross join lateral (select (${param(3)}::timestamptz at time zone schools.timezone)::date as today) d
+   where s.id = ${param(1)} and schools.deleted_at is null
+     and (${param(2)}::uuid is null or s.school_id = ${param(2)}::uuid)`.compile(db).sql;
+  return { name: 'bursar-student-statement-v3', text: statementText };
+}
+
+export interface StudentStatementInput {
+  schoolId: string | null;
+  studentId: string;
+  from?: string | undefined;
+  to?: string | undefined;
+  asOf?: string | undefined;
+  pointInTime?: boolean;
 }
 
 /**
- * A student's statement: whole-account totals, and the invoices issued in
- * [from, to] with their payments and refunds. `asOf` is the day statuses are
- * judged against (default: today in the school's time zone, by the
- * application's clock); the answer names it. 404 (`undefined`) unless the
- * student belongs to `schoolId` when one is given and their school is live.
- *
- * Amounts are today's unless `pointInTime` is set and `asOf` is a day before
- * today in the school's zone: then every amount is as it stood at the end of
- * that day (invoices issued after it are not listed; payments, refunds,
- * credit moves and voids after it are undone). Today's statement is one
- * prepared query (the student's running totals, the invoices' running
- * columns, their payments and refunds as nested JSON); a past day's takes two
- * more. Money inside the JSON travels as text and is parsed to bigint here,
- * never through a float. `statsVersion` is the school's stats version read
- * with it (migration 0003): a statement is exact for as long as that stands,
- * so for a past day `reuse` may hand back one kept at that version (`kept`)
- * instead of working it out again.
+ * The one query every student statement starts from, a prepared statement:
+ * the student (none unless they belong to `schoolId` when one is given, and
+ * their school is live), their running totals, the school's currency, zone
+ * and stats version (migration 0003: a statement is exact for as long as that
+ * stands), today in the school's zone, and today's statement itself as JSON
+ * text (`body`, see {@link StudentStatementRow}).
  */
-export async function studentStatement<K = never>(
+export async function studentStatementRow(
   db: Db,
-  input: {
-    schoolId: string | null;
-    studentId: string;
-    from?: string | undefined;
-    to?: string | undefined;
-    asOf?: string | undefined;
-    pointInTime?: boolean;
-  },
+  input: StudentStatementInput,
   now: Date = new Date(),
-  reuse?: (statsVersion: bigint) => K | undefined,
-): Promise<LedgerStudentStatement | Kept<K> | undefined> {
+): Promise<StudentStatementRow | undefined> {
   const [row] = await preparedQuery<StudentStatementRow>(db, studentStatementQuery(db), [
     input.studentId,
     input.schoolId,
@@ -317,62 +323,126 @@ export async function studentStatement<K = never>(
     input.to ?? null,
     input.pointInTime === true,
   ]);
-  if (!row) return undefined;
+  return row;
+}
+
+/**
+ * A student's statement: whole-account totals, and the invoices issued in
+ * [from, to] with their payments and refunds. `asOf` is the day statuses are
+ * judged against (default: today in the school's time zone, by the
+ * application's clock); the answer names it.
+ *
+ * Amounts are today's unless `pointInTime` is set and `asOf` is a day before
+ * today in the school's zone: then every amount is as it stood at the end of
+ * that day (invoices issued after it are not listed; payments, refunds,
+ * credit moves and voids after it are undone), which takes two more queries;
+ * `reuse` may hand back a statement kept at the same stats version instead
+ * (`kept`). Money is bigint here, never a float.
+ */
+export async function studentStatement<K = never>(
+  db: Db,
+  input: StudentStatementInput,
+  now: Date = new Date(),
+  reuse?: (statsVersion: bigint) => K | undefined,
+): Promise<LedgerStudentStatement | Kept<K> | undefined> {
+  const row = await studentStatementRow(db, input, now);
+  return row && studentStatementFrom(db, row, input, reuse);
+}
+
+/** The statement {@link studentStatement} answers, from its row. */
+export async function studentStatementFrom<K = never>(
+  db: Db,
+  row: StudentStatementRow,
+  input: StudentStatementInput,
+  reuse?: (statsVersion: bigint) => K | undefined,
+): Promise<LedgerStudentStatement | Kept<K>> {
   const {
-    invoicedMinor,
-    paidMinor,
-    refundedMinor,
-    balanceMinor,
-    creditMinor,
+    id,
+    schoolId,
+    firstName,
+    lastName,
+    admissionNo,
+    classId,
+    status,
     currency,
     timezone,
     statsVersion,
-    today,
-    invoices: nowInvoices,
-    ...student
   } = row;
-  let totals: Totals = { invoicedMinor, paidMinor, refundedMinor, balanceMinor, creditMinor };
-  const asOf = input.asOf ?? today;
-  let invoices: StatementInvoiceRow[];
-  if (nowInvoices) {
-    invoices = nowInvoices.map((invoice) => ({
-      ...invoice,
-      totalMinor: BigInt(invoice.totalMinor),
-      paidMinor: BigInt(invoice.paidMinor),
-      refundedMinor: BigInt(invoice.refundedMinor),
-      balanceMinor: BigInt(invoice.balanceMinor),
-      voidedAt: invoice.voidedAt === null ? null : new Date(invoice.voidedAt),
-    }));
-  } else {
-    const kept = reuse?.(statsVersion);
-    if (kept !== undefined) return { kept } as Kept<K>;
-    [totals, invoices] = await Promise.all([
-      studentTotalsAsOf(db, student.id, asOf, timezone),
-      studentInvoicesAsOf(db, { ...input, studentId: student.id, asOf, timezone }),
-    ]);
-  }
-
-  return {
-    student,
+  const head = {
+    student: { id, schoolId, firstName, lastName, admissionNo, classId, status },
     school: { currency, timezone },
-    asOf,
-    past: nowInvoices === null,
     statsVersion,
-    totals,
-    invoices: invoices.map((invoice) => ({
-      ...invoice,
-      payments: invoice.payments.map((payment) => ({
-        ...payment,
-        amountMinor: BigInt(payment.amountMinor),
-        refundedMinor: BigInt(payment.refundedMinor),
-        paidAt: new Date(payment.paidAt),
-        refunds: payment.refunds.map((refund) => ({
-          ...refund,
-          amountMinor: BigInt(refund.amountMinor),
-          fromCreditMinor: BigInt(refund.fromCreditMinor),
-          createdAt: new Date(refund.createdAt),
-        })),
+  };
+  if (row.body !== null) {
+    const body = JSON.parse(row.body) as {
+      asOf: string;
+      totals: Record<keyof Totals, number>;
+      invoices: (Record<'totalMinor' | 'paidMinor' | 'refundedMinor' | 'balanceMinor', number> &
+        Omit<
+          StatementInvoiceRow,
+          'totalMinor' | 'paidMinor' | 'refundedMinor' | 'balanceMinor' | 'voidedAt' | 'payments'
+        > & {
+          payments: Parameters<typeof ledgerPayment>[0][];
+        })[];
+    };
+    const totals = Object.fromEntries(
+      Object.entries(body.totals).map(([name, value]) => [name, BigInt(value)]),
+    ) as unknown as Totals;
+    return {
+      ...head,
+      asOf: body.asOf,
+      past: false,
+      totals,
+      invoices: body.invoices.map((invoice) => ({
+        ...invoice,
+        totalMinor: BigInt(invoice.totalMinor),
+        paidMinor: BigInt(invoice.paidMinor),
+        refundedMinor: BigInt(invoice.refundedMinor),
+        balanceMinor: BigInt(invoice.balanceMinor),
+        payments: invoice.payments.map(ledgerPayment),
       })),
+    };
+  }
+  const kept = reuse?.(statsVersion);
+  if (kept !== undefined) return { kept } as Kept<K>;
+  const asOf = input.asOf!;
+  const [totals, invoices] = await Promise.all([
+    studentTotalsAsOf(db, id, asOf, timezone),
+    studentInvoicesAsOf(db, { ...input, studentId: id, asOf, timezone }),
+  ]);
+  return {
+    ...head,
+    asOf,
+    past: true,
+    totals,
+    invoices: invoices.map(({ voidedAt: _voidedAt, ...invoice }) => ({
+      ...invoice,
+      payments: invoice.payments.map(ledgerPayment),
+    })),
+  };
+}
+
+/** A payment from statement JSON (money as text or as an exact number) with bigint money and dates. */
+function ledgerPayment(
+  payment: Omit<StatementPaymentJson, 'amountMinor' | 'refundedMinor' | 'refunds'> & {
+    amountMinor: string | number;
+    refundedMinor: string | number;
+    refunds: (Omit<StatementPaymentJson['refunds'][number], 'amountMinor' | 'fromCreditMinor'> & {
+      amountMinor: string | number;
+      fromCreditMinor: string | number;
+    })[];
+  },
+) {
+  return {
+    ...payment,
+    amountMinor: BigInt(payment.amountMinor),
+    refundedMinor: BigInt(payment.refundedMinor),
+    paidAt: new Date(payment.paidAt),
+    refunds: payment.refunds.map((refund) => ({
+      ...refund,
+      amountMinor: BigInt(refund.amountMinor),
+      fromCreditMinor: BigInt(refund.fromCreditMinor),
+      createdAt: new Date(refund.createdAt),
     })),
   };
 }

@@ -7,8 +7,18 @@ import { can, type Permission } from './permissions.js';
 
 type Schema = z.ZodType | undefined;
 type Out<S extends Schema> = S extends z.ZodType ? z.infer<S> : undefined;
+/**
+ * A success body that is already JSON text (built by PostgreSQL, say): the
+ * route sends it as it is, with `Content-Type: application/json`, instead of
+ * serializing a value. Whoever builds it answers for it matching the route's
+ * `response` schema.
+ */
+export class JsonText {
+  constructor(readonly text: string) {}
+}
+
 /** What a handler may return: anything, or with a `response` schema that body (or nothing, when it answers itself). */
-type Reply<R extends Schema> = R extends z.ZodType ? z.infer<R> | void : unknown;
+type Reply<R extends Schema> = R extends z.ZodType ? z.infer<R> | JsonText | void : unknown;
 
 /**
  * What the OpenAPI generator reads from a handler (see `describeRoute`). Every
@@ -226,6 +236,7 @@ export function route<
       if (res.headersSent) return;
       const status = schemas.status ?? 200;
       if (status === 204 || result === undefined) res.status(status === 200 ? 204 : status).end();
+      else if (result instanceof JsonText) res.status(status).type('application/json').send(result.text);
       else res.status(status).json(result);
     } catch (error) {
       next(error);

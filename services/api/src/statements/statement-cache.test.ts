@@ -1,6 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- response bodies are whatever the route under test sends */
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
+import { StudentStatement } from '@bursar/contracts';
 import { daysFromToday } from '@bursar/test-support';
 import { createTestApi } from '../testing/harness.js';
 
@@ -29,6 +30,10 @@ describe('student statements kept between reads', async () => {
   async function statement(): Promise<any> {
     const response = await api.request(staff, 'GET', path);
     expect(response.status, JSON.stringify(response.body)).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+    // Today's statement is JSON that PostgreSQL built: it must be the contract, field for field.
+    const parsed = StudentStatement.safeParse(response.body);
+    expect(parsed.success, JSON.stringify(parsed.error?.issues)).toBe(true);
     return response.body;
   }
 
@@ -74,6 +79,24 @@ describe('student statements kept between reads', async () => {
     await build.refund(payment.id, 10_000);
     const refunded = await expectExact();
     expect(refunded.invoices[0].payments[0]).toMatchObject({ refundedMinor: 10_000 });
+    // Instants written as the rest of the api writes them (toISOString), money as numbers.
+    const alone = await api.request(staff, 'GET', `/api/payments/${payment.id}`);
+    expect(alone.status).toBe(200);
+    const listed = refunded.invoices[0].payments[0];
+    expect(listed.paidAt).toBe(alone.body.paidAt);
+    expect(listed.refunds[0].createdAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect(listed).toMatchObject({
+      id: payment.id,
+      invoiceId: invoice.id,
+      amountMinor: 40_000,
+      method: alone.body.method,
+      reference: alone.body.reference,
+    });
+    expect(listed.refunds[0]).toMatchObject({
+      paymentId: payment.id,
+      amountMinor: 10_000,
+      fromCreditMinor: 0,
+    });
 
     const moved = await api.request(staff, 'PATCH', `/api/invoices/${invoice.id}`, {
       body: { dueDate: daysFromToday(-5) },
