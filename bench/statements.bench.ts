@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { SchoolStatementQuery, type SchoolStatement, type StudentStatement } from '@bursar/contracts';
 import { createDb } from '../packages/db/src/pool.js';
+import { studentStatementQuery } from '../packages/ledger/src/statements.js';
 import { generateSigningKeyPem, loadSigningKeys } from '../services/api/src/auth/keys.js';
 import { signAccessToken } from '../services/api/src/auth/tokens.js';
 import {
@@ -323,17 +324,20 @@ async function profile(
     const schoolQuery = SchoolStatementQuery.parse({});
     // A few unrecorded calls first: the first one compiles and connects.
     for (let i = 0; i < 5; i++) {
-      await getStudentStatement(db, null, pickStudent(), {});
+      await getStudentStatement(base, null, pickStudent(), {});
       await getSchoolStatement(db, null, schoolId, schoolQuery);
     }
     take();
     const studentCalls: Captured[][] = [];
     const studentTimes: number[] = [];
+    // Today's student statement is one prepared statement on the pool (`preparedQuery`), which a
+    // recording Kysely cannot see: it is timed on the api's own kind of Kysely, as one query.
     for (let i = 0; i < PROFILE_SAMPLES; i++) {
       const started = performance.now();
-      await getStudentStatement(db, null, pickStudent(), {});
-      studentTimes.push(performance.now() - started);
-      studentCalls.push(take());
+      await getStudentStatement(base, null, pickStudent(), {});
+      const ms = performance.now() - started;
+      studentTimes.push(ms);
+      studentCalls.push([{ sql: studentStatementQuery(base).text, parameters: [], ms }]);
     }
     const schoolCalls: Captured[][] = [];
     const schoolTimes: number[] = [];
@@ -354,8 +358,13 @@ async function profile(
       bareTimes.push(performance.now() - started);
     }
 
-    await getStudentStatement(db, null, sampleStudent, {});
-    const studentQueries = take();
+    const studentQueries: Captured[] = [
+      {
+        sql: studentStatementQuery(base).text,
+        parameters: [sampleStudent, null, new Date().toISOString(), null, null, null, true],
+        ms: NaN,
+      },
+    ];
     await getSchoolStatement(db, null, schoolId, schoolQuery);
     const schoolQueries = take();
     const explainFile = join(resultsDir, 'statements-explain.txt');
@@ -722,7 +731,7 @@ const statements: Benchmark = {
           value: prof.student.callMeanMs,
           baseline: prof.bare.meanMs,
           better: 'lower',
-          note: `mean of ${prof.student.calls} calls of the api's getStudentStatement (${prof.student.queries.length} queries) vs the bare query; per-query times above the table`,
+          note: `mean of ${prof.student.calls} calls of the api's getStudentStatement (${prof.student.queries.length} prepared query, the JSON built by PostgreSQL) vs the bare query; plans in ${prof.explainFile}`,
         },
         {
           metric: 'school statement in-process call, no load',

@@ -240,7 +240,7 @@ function isoInstant(column: RawBuilder<unknown>): RawBuilder<string> {
  * stood then.
  */
 let statementText: string | undefined;
-function studentStatementQuery(db: Db): { name: string; text: string } {
+export function studentStatementQuery(db: Db): { name: string; text: string } {
   const param = (n: number) => sql.raw(`$${n}`);
   const refunds = sql`case when p.refunded_minor > 0 then (
       select json_agg(json_build_object(

@@ -5,7 +5,7 @@
  * before any config module exists.
  */
 import { register } from 'node:module';
-import { startTelemetry } from './telemetry.js';
+import { startTelemetry, traceReadsRatio } from './telemetry.js';
 
 register('@opentelemetry/instrumentation/hook.mjs', import.meta.url, {
   data: { include: ['express', 'pg', 'ioredis', 'pino', 'http', 'https', 'node:http', 'node:https'] },
@@ -20,5 +20,6 @@ process.env.OTEL_TRACES_EXPORTER ??= 'none';
 const sdk = startTelemetry(
   process.env.OTEL_SERVICE_NAME ?? 'bursar',
   process.env.OTEL_EXPORTER_OTLP_ENDPOINT,
+  traceReadsRatio(process.env.BURSAR_TRACE_READS_RATIO),
 );
 process.once('beforeExit', () => void sdk.shutdown());

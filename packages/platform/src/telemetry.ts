@@ -1,11 +1,15 @@
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { SpanKind, type Attributes, type Context, type Link } from '@opentelemetry/api';
 import {
   AlwaysOffSampler,
   BatchSpanProcessor,
   NoopSpanProcessor,
   ParentBasedSampler,
-  AlwaysOnSampler,
+  SamplingDecision,
+  TraceIdRatioBasedSampler,
+  type Sampler,
+  type SamplingResult,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
@@ -16,12 +20,71 @@ import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import type { Request } from 'express';
 import { maskedPath } from './request-path.js';
 
+/** Methods that change nothing: a request with one of these is a read. */
+const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Which traces are recorded, for a span that starts a trace (every other span
+ * follows its parent, `ParentBasedSampler`, so a trace is whole or absent):
+ * every write (POST, PUT, PATCH, DELETE), every webhook and every job or other
+ * root span is recorded; reads (GET, HEAD, OPTIONS server spans) are recorded
+ * at `readRatio` by trace id. Reads are most of the traffic and each tells the
+ * same story; the request log still has one line per read, with its trace id,
+ * and every error and its status. An unrecorded span still carries its trace
+ * and span ids, so logs and the jobs a read enqueues correlate all the same.
+ */
+export class WritesAndSampledReads implements Sampler {
+  readonly #reads: TraceIdRatioBasedSampler;
+  constructor(readonly readRatio: number) {
+    this.#reads = new TraceIdRatioBasedSampler(readRatio);
+  }
+
+  shouldSample(
+    context: Context,
+    traceId: string,
+    name: string,
+    kind: SpanKind,
+    attributes: Attributes,
+    _links: Link[],
+  ): SamplingResult {
+    const method = attributes['http.request.method'];
+    if (kind === SpanKind.SERVER && typeof method === 'string' && READ_METHODS.has(method)) {
+      return this.#reads.shouldSample(context, traceId);
+    }
+    return { decision: SamplingDecision.RECORD_AND_SAMPLED };
+  }
+
+  toString(): string {
+    return `WritesAndSampledReads{readRatio=${this.readRatio}}`;
+  }
+}
+
+/** The share of reads traced when `BURSAR_TRACE_READS_RATIO` does not say (see {@link WritesAndSampledReads}). */
+export const DEFAULT_TRACE_READS_RATIO = 0.1;
+
+/** `BURSAR_TRACE_READS_RATIO` as a ratio in [0, 1]; anything else is the default (with a process warning). */
+export function traceReadsRatio(raw: string | undefined): number {
+  if (raw === undefined || raw.trim() === '') return DEFAULT_TRACE_READS_RATIO;
+  const ratio = Number(raw);
+  if (Number.isFinite(ratio) && ratio >= 0 && ratio <= 1) return ratio;
+  process.emitWarning(
+    `BURSAR_TRACE_READS_RATIO=${raw} is not a number in [0, 1]; tracing ${DEFAULT_TRACE_READS_RATIO} of reads`,
+  );
+  return DEFAULT_TRACE_READS_RATIO;
+}
+
 /**
  * Starts OpenTelemetry before any instrumented module loads. Spans are always
  * created (so logs carry trace and span ids and job traces link up); they are
- * exported over OTLP only when an endpoint is configured.
+ * recorded and exported over OTLP only when an endpoint is configured, then
+ * by {@link WritesAndSampledReads}: every write, webhook and job, and
+ * `readRatio` of reads.
  */
-export function startTelemetry(service: string, otlpEndpoint: string | undefined): NodeSDK {
+export function startTelemetry(
+  service: string,
+  otlpEndpoint: string | undefined,
+  readRatio: number = DEFAULT_TRACE_READS_RATIO,
+): NodeSDK {
   const spanProcessors: SpanProcessor[] = otlpEndpoint
     ? [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${otlpEndpoint.replace(/\/$/, '')}/v1/traces` }))]
     : // A processor must exist for the SDK to install a real tracer provider; without
@@ -34,7 +97,9 @@ export function startTelemetry(service: string, otlpEndpoint: string | undefined
     spanProcessors,
     // With nothing to export, spans are not recorded: they still carry trace
     // and span ids (so logs and job payloads correlate) but cost next to nothing.
-    sampler: otlpEndpoint ? new ParentBasedSampler({ root: new AlwaysOnSampler() }) : new AlwaysOffSampler(),
+    sampler: otlpEndpoint
+      ? new ParentBasedSampler({ root: new WritesAndSampledReads(readRatio) })
+      : new AlwaysOffSampler(),
     instrumentations: [
       // One server span per request, named by its route template (`createHttpApp` sets the route):
       // no express instrumentation, whose spans per layer cost more than they told.
