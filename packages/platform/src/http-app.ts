@@ -1,6 +1,5 @@
 import { randomUUID, timingSafeEqual, createHash } from 'node:crypto';
 import { context } from '@opentelemetry/api';
-import { getRPCMetadata, RPCType } from '@opentelemetry/core';
 import express, { type ErrorRequestHandler, type Express, type Request, type RequestHandler } from 'express';
 import { AppError, HealthResponse, PROBLEM_CONTENT_TYPE, ReadinessResponse } from '@bursar/contracts';
 import { statusOf, toProblem } from './errors.js';
@@ -10,6 +9,7 @@ import type { Logger } from './logger.js';
 import { metricsHandler, recordHttp } from './metrics.js';
 import { runChecks, type ReadinessChecks } from './readiness.js';
 import { maskedPath, routeOf } from './request-path.js';
+import { endServerSpan, startServerSpan } from './server-span.js';
 import { describeRoute } from './route.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -58,16 +58,15 @@ function installRequestLogger(app: Express, logger: Logger): void {
 
 /**
  * What every request gets, in one middleware (each layer the router walks
- * costs): its request id (`X-Request-Id` accepted when well formed, else a
- * new one, echoed back), its duration in the HTTP histogram and its route on
- * the server span once the response is sent, and one JSON log line when it
- * is done.
+ * costs) and one `close` listener: its request id (`X-Request-Id` accepted
+ * when well formed, else a new one, echoed back), its server span, its
+ * duration in the HTTP histogram, and one JSON log line when it is done.
  *
- * The span: the http instrumentation names it `GET /api/me` and sets
- * `http.route` from the RPC metadata it put in the request's context, read
- * when the response finishes (before it ends the span on `close`). That is
- * the one span a request gets from the web layer (no express
- * instrumentation, whose span per layer cost more than it told).
+ * The span (`server-span.ts`): one `SERVER` span per request, continuing the
+ * caller's trace, its handlers run inside it, and named `GET /api/me` by the
+ * route template when the response is done. That is the one span a request
+ * gets from the web layer (no express instrumentation, whose span per layer
+ * cost more than it told; and not the http instrumentation's server half).
  *
  * The line: `request_id`, `req` (method and path, never the query, a token in
  * the path masked), `res` (status) and `responseTime` in ms, at `info`,
@@ -85,15 +84,13 @@ function observeRequests(service: string, logger: Logger): RequestHandler {
     const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     req.requestId = requestId;
     res.setHeader('X-Request-Id', requestId);
-    const rpc = getRPCMetadata(context.active());
-    res.once('finish', () => {
-      const route = routeOf(req);
-      if (rpc?.type === RPCType.HTTP && route !== 'unmatched') rpc.route = route;
-      recordHttp(service, req.method, route, res.statusCode, (performance.now() - started) / 1000);
-    });
+    const server = startServerSpan(req, req.originalUrl.split('?')[0]!);
     res.once('close', () => {
       const status = res.statusCode;
       const finished = res.writableFinished;
+      const route = routeOf(req);
+      const path = maskedPath(req).path;
+      recordHttp(service, req.method, route, status, (performance.now() - started) / 1000);
       const level =
         !finished || (status === 503 && req.originalUrl.endsWith('/readyz'))
           ? 'warn'
@@ -102,17 +99,23 @@ function observeRequests(service: string, logger: Logger): RequestHandler {
             : status >= 400
               ? 'warn'
               : 'info';
-      lines[level](
-        {
-          request_id: requestId,
-          req: { method: req.method, url: maskedPath(req).path },
-          res: { statusCode: status },
-          responseTime: Math.round(performance.now() - started),
-        },
-        finished ? 'request completed' : 'request aborted',
-      );
+      const write = () =>
+        lines[level](
+          {
+            request_id: requestId,
+            req: { method: req.method, url: path },
+            res: { statusCode: status },
+            responseTime: Math.round(performance.now() - started),
+          },
+          finished ? 'request completed' : 'request aborted',
+        );
+      // In the request's context, so the line carries its trace and span ids (the pino instrumentation).
+      if (server) context.with(server.context, write);
+      else write();
+      if (server) endServerSpan(server, res, route === 'unmatched' ? undefined : route, path);
     });
-    next();
+    if (server) context.with(server.context, next);
+    else next();
   };
 }
 

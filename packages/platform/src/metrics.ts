@@ -111,6 +111,9 @@ export function watchQueueCounts(queues: readonly CountedQueue[]): void {
   for (const queue of queues) watchedQueues.set(queue.name, queue);
 }
 
+/** The histogram's child per label set: prom-client hashes a label object on every observation. */
+const httpChildren = new Map<string, client.Histogram.Internal<'service' | 'method' | 'route' | 'status'>>();
+
 /** Records one request's duration, labelled by the matched route pattern (not the raw path, to bound cardinality). */
 export function recordHttp(
   service: string,
@@ -119,7 +122,13 @@ export function recordHttp(
   status: number,
   seconds: number,
 ): void {
-  httpDuration.observe({ service, method, route, status: String(status) }, seconds);
+  const key = `${service} ${method} ${route} ${status}`;
+  let child = httpChildren.get(key);
+  if (!child) {
+    child = httpDuration.labels({ service, method, route, status: String(status) });
+    httpChildren.set(key, child);
+  }
+  child.observe(seconds);
 }
 
 export const metricsHandler: RequestHandler = async (_req, res) => {

@@ -17,8 +17,6 @@ import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { PinoInstrumentation } from '@opentelemetry/instrumentation-pino';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
-import type { Request } from 'express';
-import { maskedPath } from './request-path.js';
 
 /** Methods that change nothing: a request with one of these is a read. */
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -101,16 +99,9 @@ export function startTelemetry(
       ? new ParentBasedSampler({ root: new WritesAndSampledReads(readRatio) })
       : new AlwaysOffSampler(),
     instrumentations: [
-      // One server span per request, named by its route template (`createHttpApp` sets the route):
-      // no express instrumentation, whose spans per layer cost more than they told.
-      new HttpInstrumentation({
-        ignoreIncomingRequestHook: (req) => /\/(healthz|readyz|metrics)$/.test(req.url?.split('?')[0] ?? ''),
-        // A capability in the path (a pay link's or document's token) never reaches a trace.
-        applyCustomAttributesOnSpan: (span, req) => {
-          const path = maskedPath(req as unknown as Request);
-          if (path.masked) span.setAttribute('url.path', path.path);
-        },
-      }),
+      // Outgoing node:http calls only: the platform's request middleware makes each request's one
+      // server span itself (`server-span.ts`), named by its route, without binding every emitter.
+      new HttpInstrumentation({ disableIncomingRequestInstrumentation: true }),
       new PgInstrumentation({
         enhancedDatabaseReporting: false,
         ignoreConnectSpans: true,

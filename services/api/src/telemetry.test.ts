@@ -184,6 +184,48 @@ describe('the api’s spans and request log, as the process writes them', () => 
     ).toBe(true);
   });
 
+  it('continues the caller’s trace, and records nothing the caller did not sample', async () => {
+    const traceId = 'a'.repeat(31) + '1';
+    const parentSpanId = 'b'.repeat(15) + '2';
+    const sampled = await fetch(`${base}/api/healthz-not-a-route`, {
+      headers: { traceparent: `00-${traceId}-${parentSpanId}-01`, 'x-request-id': 'trace-parent-1' },
+    });
+    expect(sampled.status).toBe(404);
+    const span = await until(
+      'span continuing the caller’s trace',
+      () => collector.spans.find((each) => each.traceId === traceId),
+      () => child.output(),
+    );
+    expect(span.parentSpanId).toBe(parentSpanId);
+    expect(span.name).toBe('GET');
+    const line = await until(
+      'its log line',
+      () => lines().find((each) => each.request_id === 'trace-parent-1'),
+      () => child.output(),
+    );
+    expect(line.trace_id).toBe(traceId);
+
+    const unsampledTrace = 'c'.repeat(31) + '3';
+    await fetch(`${base}/api/auth/login`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        traceparent: `00-${unsampledTrace}-${parentSpanId}-00`,
+        'x-request-id': 'trace-parent-2',
+      },
+      body: JSON.stringify({ email: 'nobody@school.test', password: 'not-the-password' }),
+    });
+    const unsampledLine = await until(
+      'the unsampled request’s log line',
+      () => lines().find((each) => each.request_id === 'trace-parent-2'),
+      () => child.output(),
+    );
+    // Not recorded, yet its log line still names the trace it belongs to.
+    expect(unsampledLine.trace_id).toBe(unsampledTrace);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(collector.spans.filter((each) => each.traceId === unsampledTrace)).toEqual([]);
+  });
+
   it('keeps a pay link’s token out of the request log and the trace, errors included', async () => {
     const token = 'v1.secretpaylinktoken0123456789abcdef.deadbeef';
     const page = await fetch(`${base}/api/pay/i/${token}`, { headers: { 'x-request-id': 'trace-pay-1' } });
