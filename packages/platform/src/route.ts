@@ -172,6 +172,20 @@ function findNul(value: unknown, path: string, depth = 0): string | undefined {
   return undefined;
 }
 
+/** One input of a request parsed by its schema; what is wrong goes into `errors`. */
+function parseInput(errors: ProblemFieldError[], location: string, schema: Schema, value: unknown): unknown {
+  if (!schema) return undefined;
+  const nul = findNul(value, location);
+  if (nul) {
+    errors.push({ path: nul, message: 'must not contain the NUL character', code: 'invalid_string' });
+    return undefined;
+  }
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  errors.push(...issuesOf(location, result.error));
+  return undefined;
+}
+
 /**
  * One helper for every route: authenticates and checks the permission when the
  * route names one (401 before 403, both before validation, so an anonymous
@@ -201,28 +215,16 @@ export function route<
         throw new AppError('unsupported_media_type', 'Send the body as application/json');
       }
       const errors: ProblemFieldError[] = [];
-      const parse = (location: string, schema: Schema, value: unknown): unknown => {
-        if (!schema) return undefined;
-        const nul = findNul(value, location);
-        if (nul) {
-          errors.push({ path: nul, message: 'must not contain the NUL character', code: 'invalid_string' });
-          return undefined;
-        }
-        const result = schema.safeParse(value);
-        if (result.success) return result.data;
-        errors.push(...issuesOf(location, result.error));
-        return undefined;
-      };
       if (schemas.body && req.body !== undefined && !isPlainObject(req.body)) {
         throw new AppError('validation_failed', 'The request is not valid; see errors for each field', {
           errors: [{ path: 'body', message: 'the body must be a JSON object', code: 'invalid_type' }],
         });
       }
       const input = {
-        params: parse('params', schemas.params, req.params),
-        query: parse('query', schemas.query, req.query),
-        body: parse('body', schemas.body, req.body ?? {}),
-        headers: parse('headers', schemas.headers, req.headers),
+        params: parseInput(errors, 'params', schemas.params, req.params),
+        query: parseInput(errors, 'query', schemas.query, req.query),
+        body: parseInput(errors, 'body', schemas.body, req.body ?? {}),
+        headers: parseInput(errors, 'headers', schemas.headers, req.headers),
         req,
         res,
         ...(caller ? { caller, actor: { caller, requestId: req.requestId } } : {}),
