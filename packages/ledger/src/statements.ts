@@ -241,6 +241,11 @@ function isoInstant(column: RawBuilder<unknown>): RawBuilder<string> {
  */
 let statementText: string | undefined;
 export function studentStatementQuery(db: Db): { name: string; text: string } {
+  statementText ??= statementSql(db);
+  return { name: 'bursar-student-statement-v3', text: statementText };
+}
+
+function statementSql(db: Db): string {
   const param = (n: number) => sql.raw(`$${n}`);
   const refunds = sql`case when p.refunded_minor > 0 then (
       select json_agg(json_build_object(
@@ -266,7 +271,7 @@ export function studentStatementQuery(db: Db): { name: string; text: string } {
        where invoices.student_id = s.id
          and (${param(5)}::date is null or invoices.issue_date >= ${param(5)}::date)
          and (${param(6)}::date is null or invoices.issue_date <= ${param(6)}::date)), '[]'::json)`;
-  statementText ??= sql`select s.id, s.school_id as "schoolId", s.first_name as "firstName",
+  return sql`select s.id, s.school_id as "schoolId", s.first_name as "firstName",
          s.last_name as "lastName", s.admission_no as "admissionNo", s.class_id as "classId", s.status,
          s.invoiced_minor as "invoicedMinor", s.paid_minor as "paidMinor",
          s.refunded_minor as "refundedMinor", s.balance_minor as "balanceMinor",
@@ -289,7 +294,6 @@ export function studentStatementQuery(db: Db): { name: string; text: string } {
     cross join lateral (select (${param(3)}::timestamptz at time zone schools.timezone)::date as today) d
    where s.id = ${param(1)} and schools.deleted_at is null
      and (${param(2)}::uuid is null or s.school_id = ${param(2)}::uuid)`.compile(db).sql;
-  return { name: 'bursar-student-statement-v3', text: statementText };
 }
 
 export interface StudentStatementInput {
