@@ -125,10 +125,16 @@ declare global {
 }
 
 /** The caller of a guarded route: authenticated, then checked against the permission. */
-async function authorize(req: Request, access: Exclude<Access, undefined>): Promise<Caller> {
+function authorize(req: Request, access: Exclude<Access, undefined>): Caller | Promise<Caller> {
   const authenticator = req.app.locals.authenticator;
   if (!authenticator) throw new Error('a guarded route runs in an app built without an authenticator');
-  const caller = await authenticator.authenticate(req);
+  const caller = authenticator.authenticate(req);
+  return caller instanceof Promise
+    ? caller.then((known) => permitted(known, access))
+    : permitted(caller, access);
+}
+
+function permitted(caller: Caller, access: Exclude<Access, undefined>): Caller {
   if (access !== 'authenticated' && !can(caller.role, access)) {
     throw new AppError('forbidden', `The ${caller.role} role may not ${access.replace(':', ' ')}`);
   }
@@ -210,7 +216,9 @@ export function route<
   const access = schemas.permission;
   const handle = async (req: Request, res: Response, next: NextFunction) => {
     try {
-      const caller = access ? await authorize(req, access) : undefined;
+      // Most callers are answered from the caches at once: no promise to wait for then.
+      const authorized = access ? authorize(req, access) : undefined;
+      const caller = authorized instanceof Promise ? await authorized : authorized;
       if (schemas.body && req.body === undefined && (req.headers['content-length'] ?? '0') !== '0') {
         throw new AppError('unsupported_media_type', 'Send the body as application/json');
       }
@@ -234,7 +242,8 @@ export function route<
           errors,
         });
       }
-      const result = await handler(input);
+      const returned = handler(input);
+      const result = returned instanceof Promise ? await returned : returned;
       if (res.headersSent) return;
       const status = schemas.status ?? 200;
       if (status === 204 || result === undefined) res.status(status === 200 ? 204 : status).end();

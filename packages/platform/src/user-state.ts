@@ -24,6 +24,12 @@ export interface UserState {
 export interface UserStates {
   get(userId: string): Promise<UserState | undefined>;
   /**
+   * What `get` would answer from the cache alone, without waiting: `{ state }`
+   * when the user is cached (`state` undefined for one that does not exist),
+   * `undefined` when it would have to read the row.
+   */
+  peek?(userId: string): { state: UserState | undefined } | undefined;
+  /**
    * Forgets a user in this process at once. The process that made a change
    * calls it after commit, so its very next request sees the change without
    * waiting for the announcement to come back.
@@ -110,13 +116,18 @@ export function createUserStates(options: UserStatesOptions): UserStates {
   };
   void connect();
 
+  const cached = (userId: string, now: number) => {
+    if (!listening) return undefined;
+    const hit = cache.get(userId);
+    return hit && hit.expiresAt > now ? hit : undefined;
+  };
+
   return {
+    peek: (userId) => cached(userId, Date.now()),
     async get(userId) {
       const now = Date.now();
-      if (listening) {
-        const hit = cache.get(userId);
-        if (hit && hit.expiresAt > now) return hit.state;
-      }
+      const hit = cached(userId, now);
+      if (hit) return hit.state;
       const startedAt = generation;
       const row = await db
         .selectFrom('users')

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { DB } from '@bursar/db';
 import type { Me, Role, TokenResponse } from '@bursar/contracts';
-import type { UserStates } from '@bursar/platform';
+import type { UserState, UserStates } from '@bursar/platform';
 import { verifyPassword } from './password.js';
 import type { SigningKeys } from './keys.js';
 import {
@@ -109,8 +109,13 @@ export async function logOut(db: Kysely<DB>, token: string): Promise<void> {
  * the authenticator just read (invalidated by the `bursar_user_changed`
  * trigger and by `forget` after a change): no query per request.
  */
-export async function getMe(users: UserStates, userId: string): Promise<Me> {
-  const user = await users.get(userId);
+export function getMe(users: UserStates, userId: string): Me | Promise<Me> {
+  const known = users.peek?.(userId);
+  if (known) return meOf(userId, known.state);
+  return users.get(userId).then((state) => meOf(userId, state));
+}
+
+function meOf(userId: string, user: UserState | undefined): Me {
   if (!user) throw new AppError('not_found', 'This user no longer exists');
   return { id: userId, email: user.email, name: user.name, role: user.role, schoolId: user.schoolId };
 }
