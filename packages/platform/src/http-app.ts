@@ -89,7 +89,7 @@ function observeRequests(service: string, logger: Logger): RequestHandler {
       const status = res.statusCode;
       const finished = res.writableFinished;
       const route = routeOf(req);
-      const path = maskedPath(req).path;
+      const path = maskedPath(req);
       recordHttp(service, req.method, route, status, (performance.now() - started) / 1000);
       const level =
         !finished || (status === 503 && req.originalUrl.endsWith('/readyz'))

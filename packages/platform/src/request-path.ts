@@ -15,10 +15,10 @@ const SECRET_PARAMS = new Set([':token']);
  * the time an error answers, express has already restored `req.params` and
  * `req.baseUrl`, but the path and the route's template still line up there.
  */
-export function maskedPath(req: Request): { path: string; masked: boolean } {
+export function maskedPath(req: Request): string {
   const path = (req.originalUrl ?? req.url ?? '').split('?')[0]!;
   const template: unknown = req.route?.path;
-  if (typeof template !== 'string' || !template.includes('/:')) return { path, masked: false };
+  if (typeof template !== 'string' || !template.includes('/:')) return path;
   const wanted = template.split('/');
   const segments = path.split('/');
   let masked = false;
@@ -29,5 +29,5 @@ export function maskedPath(req: Request): { path: string; masked: boolean } {
       masked = true;
     }
   }
-  return { path: masked ? segments.join('/') : path, masked };
+  return masked ? segments.join('/') : path;
 }

@@ -1,4 +1,5 @@
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { JWT_AUDIENCE, JWT_ISSUER, type TokenResponse } from '@bursar/contracts';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, createTestApi } from '../testing/harness.js';
@@ -32,6 +33,35 @@ describe('auth', async () => {
     expect(wrong.status).toBe(401);
     expect(unknown.status).toBe(401);
     expect(wrong.body.detail).toBe(unknown.body.detail);
+  });
+
+  it('answers /api/me from the user cache, and shows a change at once or as soon as it is announced', async () => {
+    const schoolId = await api.createSchool({ name: 'Me School' });
+    const accountant = await api.callerFor('accountant', schoolId);
+    const me = async () => (await api.request(accountant, 'GET', '/api/me')).body;
+    expect(await me()).toMatchObject({ id: accountant.userId, role: 'accountant', schoolId });
+    // Changed through the api: that process forgets the user after the commit.
+    const renamed = await api.request(
+      api.admin,
+      'PATCH',
+      `/api/schools/${schoolId}/users/${accountant.userId}`,
+      {
+        body: { name: 'Renamed Through The Api', role: 'teacher' },
+      },
+    );
+    expect(renamed.status, JSON.stringify(renamed.body)).toBe(200);
+    expect(await me()).toMatchObject({ name: 'Renamed Through The Api', role: 'teacher' });
+    // Changed by hand: the trigger's announcement makes every process forget the user.
+    await sql`update users set name = 'Renamed By Hand', email = 'by-hand@school.test' where id = ${accountant.userId}`.execute(
+      api.db,
+    );
+    const deadline = Date.now() + 10_000;
+    let seen = await me();
+    while (seen.name !== 'Renamed By Hand' && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      seen = await me();
+    }
+    expect(seen).toMatchObject({ name: 'Renamed By Hand', email: 'by-hand@school.test' });
   });
 
   it('answers /api/me for a valid token and 401 without one or with a forged one', async () => {
