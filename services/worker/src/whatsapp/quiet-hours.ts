@@ -1,3 +1,5 @@
+import { sql, type Expression } from 'kysely';
+
 /**
  * Quiet hours: a daily window in the school's time zone (it may cross
  * midnight, 21:00–07:00) in which nothing is sent. Returns how long from
@@ -30,4 +32,24 @@ export function quietHoursRemainingMs(
   if (!inside) return 0;
   const day = 24 * 3600;
   return ((((to - nowSeconds) % day) + day) % day) * 1000;
+}
+
+/**
+ * Whether `at` (now, unless told) falls inside the quiet hours, in SQL, by the
+ * rule `quietHoursRemainingMs` follows: the window [start, end) on the local
+ * clock of `timeZone`, crossing midnight when end is before start, no window
+ * when either is null or they are equal. Local times compare to the second
+ * either way (a time inside 07:00:00.5 is past a 07:00 end, as 25,200 whole
+ * seconds are), so both sides agree on every instant.
+ */
+export function quietHoursSql(
+  timeZone: Expression<string>,
+  start: Expression<string | null>,
+  end: Expression<string | null>,
+  at: Expression<Date> = sql<Date>`now()`,
+) {
+  const local = sql`(${at} at time zone ${timeZone})::time`;
+  return sql<boolean>`coalesce(${start} <> ${end} and case when ${start} < ${end}
+    then ${local} >= ${start} and ${local} < ${end}
+    else ${local} >= ${start} or ${local} < ${end} end, false)`;
 }

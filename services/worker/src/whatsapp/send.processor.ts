@@ -3,13 +3,14 @@ import { sql, type Kysely } from 'kysely';
 import type { DB } from '@bursar/db';
 import { maskPhone, type SendOutcome } from '@bursar/whatsapp';
 import type { WhatsAppContext } from './context.js';
-import { quietHoursRemainingMs } from './quiet-hours.js';
+import { quietHoursRemainingMs, quietHoursSql } from './quiet-hours.js';
 import { campaignHas, completeCampaignIfDone } from './messages.repository.js';
 
 /** Purposes the law and Meta's policy let through an opt-out: the guardian's own receipts, and the STOP/START replies. */
 const OPT_OUT_EXEMPT = new Set(['receipt', 'reply']);
 
-function loadForSend(db: Kysely<DB>, messageId: string, businessNumber: string) {
+/** Everything a send decides on, of one message: the message, its recipient's opt-out, campaign, template, school and invoice. */
+function sendFacts(db: Kysely<DB>, messageId: string, businessNumber: string) {
   return (
     db
       .selectFrom('whatsappMessages as m')
@@ -45,10 +46,68 @@ function loadForSend(db: Kysely<DB>, messageId: string, businessNumber: string) 
         sql<boolean>`i.id is not null and (i.voided_at is not null or i.total_minor - i.paid_minor + i.refunded_minor <= 0)`.as(
           'invoiceSettled',
         ),
+        quietHoursSql(sql.ref('s.timezone'), sql.ref('s.quietHoursStart'), sql.ref('s.quietHoursEnd')).as(
+          'quietNow',
+        ),
       ])
       .where('m.id', '=', messageId)
-      .executeTakeFirst()
   );
+}
+
+/**
+ * The message's facts, and the message claimed in the same statement when
+ * nothing stands in the way of sending it now — the common case, which then
+ * costs one round trip before the provider call instead of two. "Nothing in
+ * the way" is every check `processSendWhatsApp` makes, written in SQL: still
+ * `queued`, its campaign neither cancelled nor paused and this job of its
+ * current round, not a reminder of a settled invoice, not to an opted-out
+ * number (receipts and replies excepted), its template approved, and outside
+ * quiet hours (replies excepted). When any of them fails nothing is claimed
+ * and the facts go through the checks one by one, as before. The claim is
+ * the same guarded update as the slow path's (status and attempt count as
+ * read), so a concurrent claim leaves this one with no row.
+ */
+async function claimOrLoad(db: Kysely<DB>, messageId: string, businessNumber: string, round: number) {
+  const exempt = [...OPT_OUT_EXEMPT];
+  const row = await db
+    .with('facts', () => sendFacts(db, messageId, businessNumber))
+    .with('claim', (qb) =>
+      qb
+        .updateTable('whatsappMessages')
+        .set((eb) => ({ status: 'sending', attempts: eb('attempts', '+', 1), attemptedAt: sql<Date>`now()` }))
+        .where('status', '=', 'queued')
+        .where('id', '=', messageId)
+        // The attempt count as read, from facts that allow sending now (no row: null, no claim).
+        .where((eb) =>
+          eb(
+            'attempts',
+            '=',
+            eb
+              .selectFrom('facts as f')
+              .select('f.attempts')
+              .where('f.status', '=', 'queued')
+              .where((f) =>
+                f.or([
+                  f('f.campaignId', 'is', null),
+                  f.and([
+                    f('f.campaignStatus', 'not in', ['cancelled', 'paused']),
+                    f(sql.lit(round), '>=', f.fn.coalesce('f.campaignRound', sql.lit(0))),
+                  ]),
+                ]),
+              )
+              .where((f) => f.not(f.and([f('f.purpose', '=', 'reminder'), f('f.invoiceSettled', '=', true)])))
+              .where((f) => f.or([f('f.purpose', 'in', exempt), f('f.optedOut', '=', false)]))
+              .where((f) => f.or([f('f.templateName', 'is', null), f('f.templateStatus', '=', 'approved')]))
+              .where((f) => f.or([f('f.purpose', '=', 'reply'), f('f.quietNow', '=', false)])),
+          ),
+        )
+        .returning('id'),
+    )
+    .selectFrom('facts')
+    .selectAll('facts')
+    .select(sql<boolean>`exists (select 1 from claim)`.as('claimed'))
+    .executeTakeFirst();
+  return row;
 }
 
 async function settle(
@@ -98,69 +157,72 @@ export async function processSendWhatsApp(
   { messageId, round }: { messageId: string; slot?: number; round: number },
   { db, logger, whatsapp, job }: WhatsAppContext & { job: Job },
 ): Promise<{ status: string; reason?: string }> {
-  const row = await loadForSend(db, messageId, whatsapp.businessNumber);
+  const row = await claimOrLoad(db, messageId, whatsapp.businessNumber, round);
   if (!row) throw new UnrecoverableError(`message ${messageId} does not exist`);
-  if (row.status !== 'queued' && row.status !== 'sending') return { status: row.status };
-  if (row.campaignId) {
-    // A message mid-send when its campaign was cancelled may have reached the provider: it is
-    // reconciled below (its status webhook decides), never marked cancelled unseen.
-    if (row.campaignStatus === 'cancelled' && row.status === 'queued') {
-      await settle(db, messageId, { status: 'cancelled' });
-      return { status: 'cancelled' };
+  if (!row.claimed) {
+    // Something stood in the way of the one-statement claim: each check, in order.
+    if (row.status !== 'queued' && row.status !== 'sending') return { status: row.status };
+    if (row.campaignId) {
+      // A message mid-send when its campaign was cancelled may have reached the provider: it is
+      // reconciled below (its status webhook decides), never marked cancelled unseen.
+      if (row.campaignStatus === 'cancelled' && row.status === 'queued') {
+        await settle(db, messageId, { status: 'cancelled' });
+        return { status: 'cancelled' };
+      }
+      if (row.status === 'queued') {
+        // Paused: the resume queues the message again under a new round; an older round's job is stale.
+        if (row.campaignStatus === 'paused') return { status: 'paused' };
+        if (round < (row.campaignRound ?? 0)) return { status: 'stale' };
+      } else if (row.campaignStatus === 'paused') {
+        // Its sender died in the call and a resume queues only `queued` messages again: this job is
+        // the only one left for it, so it waits out the pause instead of ending (and of sending).
+        return delayUntil(job, Date.now() + whatsapp.reconcileAfterMs);
+      }
     }
-    if (row.status === 'queued') {
-      // Paused: the resume queues the message again under a new round; an older round's job is stale.
-      if (row.campaignStatus === 'paused') return { status: 'paused' };
-      if (round < (row.campaignRound ?? 0)) return { status: 'stale' };
-    } else if (row.campaignStatus === 'paused') {
-      // Its sender died in the call and a resume queues only `queued` messages again: this job is
-      // the only one left for it, so it waits out the pause instead of ending (and of sending).
-      return delayUntil(job, Date.now() + whatsapp.reconcileAfterMs);
+    if (row.purpose === 'reminder' && row.invoiceSettled) {
+      await settle(db, messageId, { status: 'cancelled', reason: 'paid' });
+      return { status: 'cancelled', reason: 'paid' };
     }
-  }
-  if (row.purpose === 'reminder' && row.invoiceSettled) {
-    await settle(db, messageId, { status: 'cancelled', reason: 'paid' });
-    return { status: 'cancelled', reason: 'paid' };
-  }
-  if (!OPT_OUT_EXEMPT.has(row.purpose)) {
-    if (row.optedOut) {
-      await settle(db, messageId, { status: 'excluded', reason: 'opted_out' });
+    if (!OPT_OUT_EXEMPT.has(row.purpose)) {
+      if (row.optedOut) {
+        await settle(db, messageId, { status: 'excluded', reason: 'opted_out' });
+        await completeCampaignIfDone(db, row.campaignId);
+        return { status: 'excluded', reason: 'opted_out' };
+      }
+    }
+    if (row.templateName && row.templateStatus !== 'approved') {
+      await settle(db, messageId, { status: 'failed', reason: 'template_not_approved' });
       await completeCampaignIfDone(db, row.campaignId);
-      return { status: 'excluded', reason: 'opted_out' };
+      return { status: 'failed', reason: 'template_not_approved' };
     }
-  }
-  if (row.templateName && row.templateStatus !== 'approved') {
-    await settle(db, messageId, { status: 'failed', reason: 'template_not_approved' });
-    await completeCampaignIfDone(db, row.campaignId);
-    return { status: 'failed', reason: 'template_not_approved' };
-  }
-  const now = Date.now();
-  if (row.purpose !== 'reply') {
-    const quiet = quietHoursRemainingMs(new Date(now), row.timezone, row.quietStart, row.quietEnd);
-    if (quiet > 0) return delayUntil(job, now + quiet);
-  }
-  if (row.status === 'sending' && row.attemptedAt) {
-    const waitUntil = row.attemptedAt.getTime() + whatsapp.reconcileAfterMs;
-    // Its outcome is unknown: wait for the provider's word before calling again.
-    if (now < waitUntil) return delayUntil(job, waitUntil);
-    // No word came: the provider never took it, and a cancelled campaign sends nothing more.
-    if (row.campaignStatus === 'cancelled') {
-      await settle(db, messageId, { status: 'cancelled' });
-      return { status: 'cancelled' };
+    const now = Date.now();
+    if (row.purpose !== 'reply') {
+      const quiet = quietHoursRemainingMs(new Date(now), row.timezone, row.quietStart, row.quietEnd);
+      if (quiet > 0) return delayUntil(job, now + quiet);
     }
-    logger.warn({ messageId }, 'no status came for an attempted message; sending it again');
+    if (row.status === 'sending' && row.attemptedAt) {
+      const waitUntil = row.attemptedAt.getTime() + whatsapp.reconcileAfterMs;
+      // Its outcome is unknown: wait for the provider's word before calling again.
+      if (now < waitUntil) return delayUntil(job, waitUntil);
+      // No word came: the provider never took it, and a cancelled campaign sends nothing more.
+      if (row.campaignStatus === 'cancelled') {
+        await settle(db, messageId, { status: 'cancelled' });
+        return { status: 'cancelled' };
+      }
+      logger.warn({ messageId }, 'no status came for an attempted message; sending it again');
+    }
+    // Claimed only as it was read (the attempt count is its version: a timestamp read back in
+    // milliseconds would not compare equal to PostgreSQL's microseconds).
+    const claimed = await db
+      .updateTable('whatsappMessages')
+      .set((eb) => ({ status: 'sending', attempts: eb('attempts', '+', 1), attemptedAt: sql<Date>`now()` }))
+      .where('id', '=', messageId)
+      .where('status', '=', row.status)
+      .where('attempts', '=', row.attempts)
+      .returning('id')
+      .executeTakeFirst();
+    if (!claimed) return { status: 'taken' };
   }
-  // Claimed only as it was read (the attempt count is its version: a timestamp read back in
-  // milliseconds would not compare equal to PostgreSQL's microseconds).
-  const claimed = await db
-    .updateTable('whatsappMessages')
-    .set((eb) => ({ status: 'sending', attempts: eb('attempts', '+', 1), attemptedAt: sql<Date>`now()` }))
-    .where('id', '=', messageId)
-    .where('status', '=', row.status)
-    .where('attempts', '=', row.attempts)
-    .returning('id')
-    .executeTakeFirst();
-  if (!claimed) return { status: 'taken' };
 
   const params = (row.params as string[]) ?? [];
   const document = row.document as { kind: 'invoice' | 'receipt'; id: string; filename: string } | null;
