@@ -51,12 +51,15 @@ export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
 /** The pool under each Kysely instance `createDb` made, for {@link preparedQuery}. */
 const pools = new WeakMap<Kysely<DB>, pg.Pool>();
 
+/** The one camelCase mapping: every `createDb` Kysely's, and {@link executePrepared}'s rows. */
+const camelCase = new CamelCasePlugin();
+
 /** A Kysely instance over a new pool; columns are snake_case in SQL and camelCase in TypeScript. */
 export function createDb(url: string, options: PoolOptions = {}): Kysely<DB> {
   const pool = createPool(url, options);
   const db = new Kysely<DB>({
     dialect: new PostgresDialect({ pool }),
-    plugins: [new CamelCasePlugin()],
+    plugins: [camelCase],
   });
   pools.set(db, pool);
   return db;
@@ -80,6 +83,41 @@ export async function preparedQuery<Row>(
   if (pool)
     return (await pool.query<Row & pg.QueryResultRow>({ name: query.name, text: query.text, values })).rows;
   return (await db.executeQuery<Row>(CompiledQuery.raw(query.text, values))).rows;
+}
+
+/** Statement names by SQL text, for {@link executePrepared}: one per distinct text in the process. */
+const preparedNames = new Map<string, string>();
+const MAX_PREPARED_TEXTS = 200;
+
+/**
+ * Runs a compiled Kysely query as a named prepared statement, with the rows
+ * Kysely would give (camelCase keys): each pooled connection parses and plans
+ * its text once, then only binds and executes. Planning a statement of several
+ * joins costs PostgreSQL several times what running it does (a WhatsApp send's
+ * six-table read: 0.63 ms to plan, 0.14 ms to run), so the statements a hot
+ * job runs on every call go through here. The name is given per distinct
+ * text; a query whose text varies with its input (an `in` list of varying
+ * length) would prepare a statement per variant, so past a bound new texts
+ * run unprepared. In a transaction, or on a Kysely `createDb` did not make,
+ * it is the ordinary query.
+ */
+export async function executePrepared<Row>(
+  db: Kysely<DB> | Transaction<DB>,
+  query: CompiledQuery<Row>,
+): Promise<Row[]> {
+  const pool = db.isTransaction ? undefined : pools.get(db as Kysely<DB>);
+  let name = pool && preparedNames.get(query.sql);
+  if (pool && !name && preparedNames.size < MAX_PREPARED_TEXTS) {
+    name = `bursar-prepared-${preparedNames.size + 1}`;
+    preparedNames.set(query.sql, name);
+  }
+  if (!pool || !name) return (await db.executeQuery(query)).rows;
+  const result = await pool.query({ name, text: query.sql, values: [...query.parameters] });
+  const mapped = await camelCase.transformResult({
+    queryId: query.queryId,
+    result: { rows: result.rows },
+  });
+  return mapped.rows as Row[];
 }
 
 /** A database URL with its database name replaced. */

@@ -1,6 +1,6 @@
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { createDb, createPool, preparedQuery } from './pool.js';
+import { createDb, createPool, executePrepared, preparedQuery } from './pool.js';
 import { cloneTestDatabase, dropTestDatabase } from './testing.js';
 import type { DB } from './schema.js';
 
@@ -41,6 +41,48 @@ describe('preparedQuery', () => {
       const { rows } = await sql<{ name: string }>`
         select name from pg_prepared_statements where name = ${QUERY.name}`.execute(single);
       expect(rows.map((row) => row.name)).toEqual([QUERY.name]);
+    } finally {
+      await single.destroy();
+    }
+  });
+});
+
+describe('executePrepared', () => {
+  // A builder query with snake_case columns and a parameter, as the hot jobs write them.
+  const compiled = (target: Kysely<DB>, n: number) =>
+    target
+      .selectNoFrom([
+        sql<bigint>`${n}::bigint * 2`.as('doubledValue'),
+        sql<string>`'2026-12-02'::date`.as('on_day'),
+      ])
+      .compile();
+
+  it('gives the rows Kysely gives (camelCase keys, the pool’s parsers), in a transaction and on any Kysely', async () => {
+    const expected = (await db.executeQuery(compiled(db, 21))).rows;
+    expect(expected).toEqual([{ doubledValue: 42n, onDay: '2026-12-02' }]);
+    expect(await executePrepared(db, compiled(db, 21))).toEqual(expected);
+    expect(await executePrepared(db, compiled(db, 4))).toEqual([{ doubledValue: 8n, onDay: '2026-12-02' }]);
+    await db.transaction().execute(async (trx) => {
+      expect(await executePrepared(trx, compiled(db, 21))).toEqual(expected);
+    });
+    const plain = new Kysely<DB>({ dialect: new PostgresDialect({ pool: createPool(url, { max: 1 }) }) });
+    try {
+      // No CamelCasePlugin on this one: the keys as the text names them, as its own queries would.
+      expect(await executePrepared(plain, compiled(plain, 21))).toEqual([
+        { doubledValue: 42n, on_day: '2026-12-02' },
+      ]);
+    } finally {
+      await plain.destroy();
+    }
+  });
+
+  it('prepares one statement per text on a connection, whatever the values', async () => {
+    const single = createDb(url, { max: 1, applicationName: 'bursar-execute-prepared-test' });
+    try {
+      for (let n = 0; n < 3; n += 1) await executePrepared(single, compiled(single, n));
+      const { rows } = await sql<{ statement: string }>`
+        select statement from pg_prepared_statements where name like 'bursar-prepared-%'`.execute(single);
+      expect(rows.map((row) => row.statement)).toEqual([compiled(single, 0).sql]);
     } finally {
       await single.destroy();
     }

@@ -1,6 +1,6 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { sql, type Kysely } from 'kysely';
-import type { DB } from '@bursar/db';
+import { executePrepared, type DB } from '@bursar/db';
 import { maskPhone, type SendOutcome } from '@bursar/whatsapp';
 import type { WhatsAppContext } from './context.js';
 import { quietHoursRemainingMs, quietHoursSql } from './quiet-hours.js';
@@ -69,7 +69,7 @@ function sendFacts(db: Kysely<DB>, messageId: string, businessNumber: string) {
  */
 async function claimOrLoad(db: Kysely<DB>, messageId: string, businessNumber: string, round: number) {
   const exempt = [...OPT_OUT_EXEMPT];
-  const row = await db
+  const query = db
     .with('facts', () => sendFacts(db, messageId, businessNumber))
     .with('claim', (qb) =>
       qb
@@ -91,7 +91,7 @@ async function claimOrLoad(db: Kysely<DB>, messageId: string, businessNumber: st
                   f('f.campaignId', 'is', null),
                   f.and([
                     f('f.campaignStatus', 'not in', ['cancelled', 'paused']),
-                    f(sql.lit(round), '>=', f.fn.coalesce('f.campaignRound', sql.lit(0))),
+                    f(sql<number>`${round}::int`, '>=', f.fn.coalesce('f.campaignRound', sql.lit(0))),
                   ]),
                 ]),
               )
@@ -106,7 +106,8 @@ async function claimOrLoad(db: Kysely<DB>, messageId: string, businessNumber: st
     .selectFrom('facts')
     .selectAll('facts')
     .select(sql<boolean>`exists (select 1 from claim)`.as('claimed'))
-    .executeTakeFirst();
+    .compile();
+  const [row] = await executePrepared(db, query);
   return row;
 }
 
@@ -253,7 +254,9 @@ export async function processSendWhatsApp(
     case 'accepted': {
       // The message recorded sent (a status webhook may already have moved it further: it finds
       // the message by its id), and whether its campaign has messages still queued, in one statement.
-      const { rows } = await sql<{ campaignId: string | null; queuedLeft: boolean }>`
+      const rows = await executePrepared(
+        db,
+        sql<{ campaignId: string | null; queuedLeft: boolean }>`
         update whatsapp_messages
         set provider = ${whatsapp.provider.name}, provider_message_id = ${outcome.providerMessageId},
             status = case when status = 'sending' then 'sent' else status end,
@@ -261,7 +264,8 @@ export async function processSendWhatsApp(
         where id = ${messageId}
         returning campaign_id as "campaignId",
           campaign_id is not null and ${campaignHas('queued', sql`campaign_id`, messageId)} as "queuedLeft"
-      `.execute(db);
+      `.compile(db),
+      );
       // None queued: this is one of the last messages. The completion check runs after this
       // message's own commit, as a statement of its own, so whichever of the last messages commits
       // last sees every other one settled (checked inside the statement above, two last messages
