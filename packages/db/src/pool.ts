@@ -120,6 +120,45 @@ export async function executePrepared<Row>(
   return mapped.rows as Row[];
 }
 
+/** A value a {@link preparedStatement} fills in on each call. */
+class Parameter {
+  constructor(readonly name: string) {}
+}
+
+/**
+ * A Kysely query built and compiled once per Kysely instance, then run as a
+ * named prepared statement ({@link executePrepared}) with only its
+ * parameters bound on each call: no query builder, no plugin transform, no
+ * compiler, and no PostgreSQL planning per call. `build` writes the query
+ * with `param('name')` where a call's value goes (everything else in it is
+ * fixed: literals, lists, the shape); each call gives `values` by name. A
+ * `sql` template returns its `.compile(db)`.
+ *
+ *   const claim = preparedStatement((db, param) =>
+ *     db.updateTable('messages').set({ status: 'sending' }).where('id', '=', param('id')).returning('id'));
+ *   await claim(db, { id });
+ */
+export function preparedStatement<Row, Names extends string>(
+  build: (
+    db: Kysely<DB>,
+    param: <T = never>(name: Names) => T,
+  ) => { compile(): CompiledQuery<Row> } | CompiledQuery<Row>,
+): (db: Kysely<DB> | Transaction<DB>, values: Record<Names, unknown>) => Promise<Row[]> {
+  const compiled = new WeakMap<Kysely<DB>, CompiledQuery<Row>>();
+  return (db, values) => {
+    let template = compiled.get(db);
+    if (!template) {
+      const built = build(db, (name) => new Parameter(name) as never);
+      template = 'compile' in built ? built.compile() : built;
+      compiled.set(db, template);
+    }
+    const parameters = template.parameters.map((value) =>
+      value instanceof Parameter ? values[value.name as Names] : value,
+    );
+    return executePrepared(db, { ...template, parameters });
+  };
+}
+
 /** A database URL with its database name replaced. */
 export function withDatabase(url: string, database: string): string {
   const parsed = new URL(url);

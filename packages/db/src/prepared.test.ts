@@ -1,6 +1,6 @@
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { createDb, createPool, executePrepared, preparedQuery } from './pool.js';
+import { createDb, createPool, executePrepared, preparedQuery, preparedStatement } from './pool.js';
 import { cloneTestDatabase, dropTestDatabase } from './testing.js';
 import type { DB } from './schema.js';
 
@@ -86,5 +86,39 @@ describe('executePrepared', () => {
     } finally {
       await single.destroy();
     }
+  });
+});
+
+describe('preparedStatement', () => {
+  // Named values in a builder query among fixed ones (a literal list, a constant), and a sql template.
+  const pick = preparedStatement((target, param: <T>(name: 'low' | 'label') => T) =>
+    target
+      .selectFrom(sql<{ n: number }>`(select generate_series(1, 6) as n)`.as('s'))
+      .select(['s.n', sql<string>`${param('label')}::text || s.n`.as('labelled_n')])
+      .where('s.n', '>=', param<number>('low'))
+      .where('s.n', 'in', [2, 3, 5])
+      .orderBy('s.n'),
+  );
+  const echo = preparedStatement((target, param: <T>(name: 'value') => T) =>
+    sql<{ echoed: string }>`select ${param('value')}::text as echoed, ${'fixed'}::text as fixed_part`.compile(
+      target,
+    ),
+  );
+
+  it('binds each call’s values by name and keeps the fixed ones, on the pool and in a transaction', async () => {
+    expect(await pick(db, { low: 3, label: 'n=' })).toEqual([
+      { n: 3, labelledN: 'n=3' },
+      { n: 5, labelledN: 'n=5' },
+    ]);
+    expect(await pick(db, { low: 1, label: '#' })).toEqual([
+      { n: 2, labelledN: '#2' },
+      { n: 3, labelledN: '#3' },
+      { n: 5, labelledN: '#5' },
+    ]);
+    await db.transaction().execute(async (trx) => {
+      expect(await pick(trx, { low: 5, label: '' })).toEqual([{ n: 5, labelledN: '5' }]);
+    });
+    expect(await echo(db, { value: 'a' })).toEqual([{ echoed: 'a', fixedPart: 'fixed' }]);
+    expect(await echo(db, { value: 'b' })).toEqual([{ echoed: 'b', fixedPart: 'fixed' }]);
   });
 });

@@ -1,6 +1,6 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { sql, type Kysely } from 'kysely';
-import { executePrepared, type DB } from '@bursar/db';
+import { preparedStatement, type DB } from '@bursar/db';
 import { maskPhone, type SendOutcome } from '@bursar/whatsapp';
 import type { WhatsAppContext } from './context.js';
 import { quietHoursRemainingMs, quietHoursSql } from './quiet-hours.js';
@@ -67,49 +67,74 @@ function sendFacts(db: Kysely<DB>, messageId: string, businessNumber: string) {
  * the same guarded update as the slow path's (status and attempt count as
  * read), so a concurrent claim leaves this one with no row.
  */
-async function claimOrLoad(db: Kysely<DB>, messageId: string, businessNumber: string, round: number) {
-  const exempt = [...OPT_OUT_EXEMPT];
-  const query = db
-    .with('facts', () => sendFacts(db, messageId, businessNumber))
-    .with('claim', (qb) =>
-      qb
-        .updateTable('whatsappMessages')
-        .set((eb) => ({ status: 'sending', attempts: eb('attempts', '+', 1), attemptedAt: sql<Date>`now()` }))
-        .where('status', '=', 'queued')
-        .where('id', '=', messageId)
-        // The attempt count as read, from facts that allow sending now (no row: null, no claim).
-        .where((eb) =>
-          eb(
-            'attempts',
-            '=',
-            eb
-              .selectFrom('facts as f')
-              .select('f.attempts')
-              .where('f.status', '=', 'queued')
-              .where((f) =>
-                f.or([
-                  f('f.campaignId', 'is', null),
-                  f.and([
-                    f('f.campaignStatus', 'not in', ['cancelled', 'paused']),
-                    f(sql<number>`${round}::int`, '>=', f.fn.coalesce('f.campaignRound', sql.lit(0))),
+const claimOrLoad = preparedStatement(
+  (db, param: <T>(name: 'messageId' | 'businessNumber' | 'round') => T) => {
+    const messageId = param<string>('messageId');
+    return db
+      .with('facts', () => sendFacts(db, messageId, param('businessNumber')))
+      .with('claim', (qb) =>
+        qb
+          .updateTable('whatsappMessages')
+          .set((eb) => ({
+            status: 'sending',
+            attempts: eb('attempts', '+', 1),
+            attemptedAt: sql<Date>`now()`,
+          }))
+          .where('status', '=', 'queued')
+          .where('id', '=', messageId)
+          // The attempt count as read, from facts that allow sending now (no row: null, no claim).
+          .where((eb) =>
+            eb(
+              'attempts',
+              '=',
+              eb
+                .selectFrom('facts as f')
+                .select('f.attempts')
+                .where('f.status', '=', 'queued')
+                .where((f) =>
+                  f.or([
+                    f('f.campaignId', 'is', null),
+                    f.and([
+                      f('f.campaignStatus', 'not in', ['cancelled', 'paused']),
+                      f(
+                        sql<number>`${param('round')}::int`,
+                        '>=',
+                        f.fn.coalesce('f.campaignRound', sql.lit(0)),
+                      ),
+                    ]),
                   ]),
-                ]),
-              )
-              .where((f) => f.not(f.and([f('f.purpose', '=', 'reminder'), f('f.invoiceSettled', '=', true)])))
-              .where((f) => f.or([f('f.purpose', 'in', exempt), f('f.optedOut', '=', false)]))
-              .where((f) => f.or([f('f.templateName', 'is', null), f('f.templateStatus', '=', 'approved')]))
-              .where((f) => f.or([f('f.purpose', '=', 'reply'), f('f.quietNow', '=', false)])),
-          ),
-        )
-        .returning('id'),
-    )
-    .selectFrom('facts')
-    .selectAll('facts')
-    .select(sql<boolean>`exists (select 1 from claim)`.as('claimed'))
-    .compile();
-  const [row] = await executePrepared(db, query);
-  return row;
-}
+                )
+                .where((f) =>
+                  f.not(f.and([f('f.purpose', '=', 'reminder'), f('f.invoiceSettled', '=', true)])),
+                )
+                .where((f) => f.or([f('f.purpose', 'in', [...OPT_OUT_EXEMPT]), f('f.optedOut', '=', false)]))
+                .where((f) => f.or([f('f.templateName', 'is', null), f('f.templateStatus', '=', 'approved')]))
+                .where((f) => f.or([f('f.purpose', '=', 'reply'), f('f.quietNow', '=', false)])),
+            ),
+          )
+          .returning('id'),
+      )
+      .selectFrom('facts')
+      .selectAll('facts')
+      .select(sql<boolean>`exists (select 1 from claim)`.as('claimed'));
+  },
+);
+
+/** The message recorded sent, and whether its campaign has another message still queued (see the caller). */
+const recordSent = preparedStatement(
+  (db, param: <T>(name: 'messageId' | 'provider' | 'providerMessageId') => T) => {
+    const messageId = param<string>('messageId');
+    return sql<{ campaignId: string | null; queuedLeft: boolean }>`
+      update whatsapp_messages
+      set provider = ${param('provider')}, provider_message_id = ${param('providerMessageId')},
+          status = case when status = 'sending' then 'sent' else status end,
+          sent_at = coalesce(sent_at, now())
+      where id = ${messageId}
+      returning campaign_id as "campaignId",
+        campaign_id is not null and ${campaignHas('queued', sql`campaign_id`, messageId)} as "queuedLeft"
+    `.compile(db);
+  },
+);
 
 async function settle(
   db: Kysely<DB>,
@@ -158,7 +183,7 @@ export async function processSendWhatsApp(
   { messageId, round }: { messageId: string; slot?: number; round: number },
   { db, logger, whatsapp, job }: WhatsAppContext & { job: Job },
 ): Promise<{ status: string; reason?: string }> {
-  const row = await claimOrLoad(db, messageId, whatsapp.businessNumber, round);
+  const [row] = await claimOrLoad(db, { messageId, businessNumber: whatsapp.businessNumber, round });
   if (!row) throw new UnrecoverableError(`message ${messageId} does not exist`);
   if (!row.claimed) {
     // Something stood in the way of the one-statement claim: each check, in order.
@@ -210,6 +235,16 @@ export async function processSendWhatsApp(
         await settle(db, messageId, { status: 'cancelled' });
         return { status: 'cancelled' };
       }
+      // A provider that never answers (each attempt timed out, no webhook since) is not called forever.
+      if (row.attempts >= (job.opts.attempts ?? 1)) {
+        await settle(db, messageId, {
+          status: 'failed',
+          reason: 'no_answer',
+          errorTitle: `no answer from the provider and no status after ${row.attempts} attempts`,
+        });
+        await completeCampaignIfDone(db, row.campaignId);
+        return { status: 'failed', reason: 'no_answer' };
+      }
       logger.warn({ messageId }, 'no status came for an attempted message; sending it again');
     }
     // Claimed only as it was read (the attempt count is its version: a timestamp read back in
@@ -254,18 +289,11 @@ export async function processSendWhatsApp(
     case 'accepted': {
       // The message recorded sent (a status webhook may already have moved it further: it finds
       // the message by its id), and whether its campaign has messages still queued, in one statement.
-      const rows = await executePrepared(
-        db,
-        sql<{ campaignId: string | null; queuedLeft: boolean }>`
-        update whatsapp_messages
-        set provider = ${whatsapp.provider.name}, provider_message_id = ${outcome.providerMessageId},
-            status = case when status = 'sending' then 'sent' else status end,
-            sent_at = coalesce(sent_at, now())
-        where id = ${messageId}
-        returning campaign_id as "campaignId",
-          campaign_id is not null and ${campaignHas('queued', sql`campaign_id`, messageId)} as "queuedLeft"
-      `.compile(db),
-      );
+      const rows = await recordSent(db, {
+        messageId,
+        provider: whatsapp.provider.name,
+        providerMessageId: outcome.providerMessageId,
+      });
       // None queued: this is one of the last messages. The completion check runs after this
       // message's own commit, as a statement of its own, so whichever of the last messages commits
       // last sees every other one settled (checked inside the statement above, two last messages
@@ -298,6 +326,14 @@ export async function processSendWhatsApp(
       );
       await completeCampaignIfDone(db, row.campaignId);
       return { status: 'failed', reason: outcome.reason };
+    case 'unknown':
+      // The provider may have taken it: it stays `sending`, and its status webhook decides (as after
+      // a crash in the call); only if none comes within the window is it sent again.
+      logger.warn(
+        { messageId, code: outcome.code, waitMs: whatsapp.reconcileAfterMs },
+        'no answer from the WhatsApp provider; waiting for its status before sending again',
+      );
+      return delayUntil(job, Date.now() + whatsapp.reconcileAfterMs);
     case 'transient': {
       const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       await settle(
