@@ -1,3 +1,4 @@
+import { PROVIDER_TIMEOUT_MS } from './provider-http.js';
 import { z } from 'zod';
 
 /**
@@ -80,6 +81,8 @@ export const whatsappConfigSchema = z.object({
   GUPSHUP_CALLBACK_TOKEN: z.string().min(1).default(WHATSAPP_SANDBOX_CREDENTIALS.GUPSHUP_CALLBACK_TOKEN),
   /** Messages per second the send queue allows itself (Meta's default throughput is 80). */
   WHATSAPP_MPS: z.coerce.number().int().min(1).max(1_000).default(80),
+  /** How long a call to the provider may take; a send with no answer by then waits for its status webhook. */
+  WHATSAPP_TIMEOUT_MS: z.coerce.number().int().min(50).max(120_000).default(PROVIDER_TIMEOUT_MS),
 });
 export type WhatsAppConfig = z.infer<typeof whatsappConfigSchema>;
 

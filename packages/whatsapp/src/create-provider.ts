@@ -19,6 +19,7 @@ export function createWhatsAppProvider(config: WhatsAppConfig, fetchImpl?: Fetch
       apiKey: config.GUPSHUP_API_KEY,
       appName: config.GUPSHUP_APP_NAME,
       sourceNumber: config.GUPSHUP_SOURCE_NUMBER,
+      timeoutMs: config.WHATSAPP_TIMEOUT_MS,
       ...(fetchImpl ? { fetch: fetchImpl } : {}),
     });
   }
@@ -28,6 +29,7 @@ export function createWhatsAppProvider(config: WhatsAppConfig, fetchImpl?: Fetch
     phoneNumberId: config.WHATSAPP_PHONE_NUMBER_ID,
     businessAccountId: config.WHATSAPP_BUSINESS_ACCOUNT_ID,
     accessToken: config.WHATSAPP_ACCESS_TOKEN,
+    timeoutMs: config.WHATSAPP_TIMEOUT_MS,
     ...(fetchImpl ? { fetch: fetchImpl } : {}),
   });
 }

@@ -49,11 +49,35 @@ export async function postToProvider(
   }
 }
 
-/** A timeout or an unreachable provider as a send outcome: transient, the queue tries again. */
+/**
+ * Failures that happen before a request can have left: no connection was made
+ * (refused, no route, the name did not resolve, the connect itself timed out).
+ */
+const NOT_SENT_CAUSES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/**
+ * A request that got no answer, as a send outcome: `transient` (the queue
+ * tries again) only when it cannot have reached the provider; a timeout or a
+ * connection lost afterwards is `unknown` — the provider may have taken the
+ * message.
+ */
 export function transportOutcome(result: Exclude<HttpResult, { kind: 'answer' }>): FailedOutcome {
-  return result.kind === 'timeout'
-    ? { kind: 'transient', code: 'timeout', title: `no answer in ${result.timeoutMs} ms` }
-    : { kind: 'transient', code: 'unreachable', title: `provider unreachable (${result.cause})` };
+  if (result.kind === 'timeout')
+    return { kind: 'unknown', code: 'timeout', title: `no answer in ${result.timeoutMs} ms` };
+  if (NOT_SENT_CAUSES.has(result.cause))
+    return { kind: 'transient', code: 'unreachable', title: `provider unreachable (${result.cause})` };
+  return {
+    kind: 'unknown',
+    code: 'connection_lost',
+    title: `no answer: the connection failed (${result.cause})`,
+  };
 }
 
 /** `Retry-After` (seconds or an HTTP date) in milliseconds, when the provider sent one. */

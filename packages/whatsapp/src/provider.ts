@@ -73,8 +73,16 @@ export type SendOutcome =
   | { kind: 'accepted'; providerMessageId: string }
   | { kind: 'rate_limited'; retryAfterMs?: number; scope: RateLimitScope; code: string }
   | { kind: 'permanent'; code: string; title: string; reason: PermanentReason }
-  /** 5xx answers, network errors, timeouts, answers that cannot be read: try again later. */
-  | { kind: 'transient'; code?: string; title: string };
+  /** 5xx answers, a provider that could not be reached at all: it has not got the message; try again later. */
+  | { kind: 'transient'; code?: string; title: string }
+  /**
+   * The request may have reached the provider, but nothing says what became of
+   * it: no answer in time, the connection cut once the request was on its way,
+   * a 2xx without a message id. The message may exist, so sending it again
+   * could message the guardian twice: it waits for the provider's status
+   * webhook, as a send cut off by a crash does.
+   */
+  | { kind: 'unknown'; code: string; title: string };
 
 /** Every outcome but `accepted`: what a refusal or a failed attempt comes to. */
 export type FailedOutcome = Exclude<SendOutcome, { kind: 'accepted' }>;

@@ -3,6 +3,7 @@ import { WHATSAPP_SANDBOX_CREDENTIALS } from '../config.js';
 import type { TemplateMessage } from '../provider.js';
 import { startWhatsAppSandbox, type WhatsAppSandbox } from '../testing/index.js';
 import { createGupshupProvider, type GupshupClientOptions } from './client.js';
+import { freePort } from '@bursar/test-support';
 
 const GUARDIAN = '+919876543210';
 const RECEIPT_TEMPLATE = '6a3f1c2e-8b7d-4e59-9c1a-2f4b6d8e0a13';
@@ -101,13 +102,15 @@ describe('Gupshup adapter against the sandbox', () => {
     expect(sandbox.received()).toHaveLength(0);
   });
 
-  it('maps a timeout and an unreachable port to transient, a wrong key to permanent auth', async () => {
+  it('maps a timeout to unknown, an unreachable port to transient, a wrong key to permanent auth', async () => {
     sandbox.failNext('timeout');
     expect(await gupshup({ timeoutMs: 200 }).sendTemplate(template())).toMatchObject({
-      kind: 'transient',
+      kind: 'unknown',
       code: 'timeout',
     });
-    expect(await gupshup({ baseUrl: 'http://127.0.0.1:1' }).sendTemplate(template())).toMatchObject({
+    expect(
+      await gupshup({ baseUrl: `http://127.0.0.1:${await freePort()}` }).sendTemplate(template()),
+    ).toMatchObject({
       kind: 'transient',
       code: 'unreachable',
     });

@@ -107,7 +107,7 @@ export function createGupshupProvider(options: GupshupClientOptions): WhatsAppPr
       // Gupshup answers some refusals with a 2xx and `status: "error"`: read them as the 400 they are.
       const body = parseJson(result.text) as { status?: unknown } | undefined;
       if (body?.status === 'error') return gupshupFailureOutcome(400, result.headers, result.text);
-      return { kind: 'transient', code: 'unreadable_answer', title: 'Gupshup answered without a message id' };
+      return { kind: 'unknown', code: 'unreadable_answer', title: 'Gupshup answered without a message id' };
     }
     return gupshupFailureOutcome(result.status, result.headers, result.text);
   }

@@ -1,9 +1,12 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { WHATSAPP_SANDBOX_CREDENTIALS } from '../config.js';
 import { WhatsAppProviderError, type SendOutcome, type TemplateMessage } from '../provider.js';
 import { startWhatsAppSandbox, type WhatsAppSandbox } from '../testing/index.js';
 import { createMetaProvider, type MetaClientOptions } from './client.js';
 import { metaFailureOutcome } from './errors.js';
+import { freePort } from '@bursar/test-support';
 
 const GUARDIAN = '+919876543210';
 
@@ -143,14 +146,29 @@ describe('Meta adapter against the sandbox', () => {
     expect((await meta().sendText({ to: GUARDIAN, text: 'x', clientReference: 'r' })).kind).toBe('accepted');
   });
 
-  it('maps a held request to transient after its timeout, and an unreachable port to transient', async () => {
+  it('calls a held request unknown after its timeout, a connection cut after the request unknown, and a refused one transient', async () => {
+    // The provider may have taken these: sending again could message the guardian twice.
     sandbox.failNext('timeout');
     expect(await meta({ timeoutMs: 200 }).sendTemplate(template())).toEqual({
-      kind: 'transient',
+      kind: 'unknown',
       code: 'timeout',
       title: 'no answer in 200 ms',
     });
-    const unreachable = await meta({ baseUrl: 'http://127.0.0.1:1' }).sendTemplate(template());
+    const cut = createServer((req) => req.socket.destroy());
+    await new Promise<void>((resolve) => cut.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = cut.address() as AddressInfo;
+      expect(await meta({ baseUrl: `http://127.0.0.1:${port}` }).sendTemplate(template())).toMatchObject({
+        kind: 'unknown',
+        code: 'connection_lost',
+      });
+    } finally {
+      await new Promise((resolve) => cut.close(resolve));
+    }
+    // Nothing listens there: the request never left, so trying again is safe.
+    const unreachable = await meta({ baseUrl: `http://127.0.0.1:${await freePort()}` }).sendTemplate(
+      template(),
+    );
     expect(unreachable).toMatchObject({ kind: 'transient', code: 'unreachable' });
   });
 
@@ -200,7 +218,7 @@ describe('Meta adapter against the sandbox', () => {
     outcomes.push(await meta().sendTemplate(template()));
     sandbox.failNext('5xx');
     outcomes.push(await meta().sendTemplate(template()));
-    outcomes.push(await meta({ baseUrl: 'http://127.0.0.1:1' }).sendTemplate(template()));
+    outcomes.push(await meta({ baseUrl: `http://127.0.0.1:${await freePort()}` }).sendTemplate(template()));
     outcomes.push(await meta({ accessToken: 'wrong' }).sendTemplate(template()));
     // A provider that quotes the number in its words.
     outcomes.push(

@@ -116,8 +116,8 @@ export function metaTemplateSubmission(template: TemplateSubmission): Record<str
  * `POST {base}/{version}/{phoneNumberId}/messages` with a Bearer token. A
  * refusal is classified by Meta's `error.code` (see `metaFailureOutcome`); a
  * `to` that is not E.164 is refused here, as Meta would refuse it, without a
- * request. A 2xx answer without a message id is transient: it should not
- * happen, and the message may not exist.
+ * request. A 2xx answer without a message id is `unknown`: it should not
+ * happen, and the message may exist.
  */
 export function createMetaProvider(options: MetaClientOptions): WhatsAppProvider {
   const fetchImpl: FetchLike = options.fetch ?? fetch;
@@ -153,7 +153,7 @@ export function createMetaProvider(options: MetaClientOptions): WhatsAppProvider
       return metaFailureOutcome(result.status, result.headers, result.text);
     const answer = SendAnswer.safeParse(parseJson(result.text));
     if (!answer.success)
-      return { kind: 'transient', code: 'unreadable_answer', title: 'Meta accepted without a message id' };
+      return { kind: 'unknown', code: 'unreadable_answer', title: 'Meta accepted without a message id' };
     return { kind: 'accepted', providerMessageId: answer.data.messages[0]!.id };
   }
 

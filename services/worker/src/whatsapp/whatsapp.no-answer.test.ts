@@ -1,0 +1,97 @@
+import { Queue } from 'bullmq';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { createDb } from '@bursar/db';
+import { createLogger, createOutboxRelay, createRedis } from '@bursar/platform';
+import { freshDatabase, testQueuePrefix, testRedisUrl, waitUntil } from '@bursar/test-support';
+import { startWhatsAppSandbox } from '@bursar/whatsapp/testing';
+import { testDocuments } from '../documents/documents.testing.js';
+import {
+  campaignMessages,
+  campaignStatus,
+  launchCampaign,
+  receivedBy,
+  schoolWithFamilies,
+  startProviderLink,
+  startWebhookInbox,
+  startWhatsAppWorkers,
+  testWhatsAppDeps,
+} from './whatsapp.testing.js';
+
+// A provider that answers too late: the worker gives up on the call (150 ms) while the provider
+// has taken the message (the link hands the answer back after 600 ms) and sends its statuses.
+const { url: databaseUrl } = await freshDatabase();
+const db = createDb(databaseUrl, { max: 20, applicationName: 'whatsapp-no-answer-test' });
+afterAll(() => db.destroy());
+const logger = createLogger('whatsapp-no-answer-test', (process.env.TEST_LOG_LEVEL ?? 'silent') as 'silent');
+const prefix = testQueuePrefix();
+const producer = createRedis(testRedisUrl(), 'producer');
+const relay = createOutboxRelay({ db, redis: producer, prefix, logger, sweepIntervalMs: 100 });
+const sendQueue = new Queue('whatsapp-send', { connection: producer, prefix });
+
+const inbox = await startWebhookInbox(db, relay);
+// Statuses come after the queue's first retry (5 s) would, so a send retried blindly would go twice.
+const sandbox = await startWhatsAppSandbox({ webhookUrl: inbox.url, statusDelayMs: 6_000 });
+const link = await startProviderLink(sandbox.url, { holdMs: 600 });
+const RECONCILE_AFTER_MS = 8_000;
+const whatsapp = testWhatsAppDeps({
+  apiBase: link.url,
+  sendQueue,
+  reconcileAfterMs: RECONCILE_AFTER_MS,
+  env: { WHATSAPP_TIMEOUT_MS: '150' },
+});
+
+afterAll(async () => {
+  await sandbox.close();
+  await relay.stop();
+  await sendQueue.obliterate({ force: true });
+  await sendQueue.close();
+  await producer.quit();
+});
+
+describe('WhatsApp sends whose provider call gets no answer in time', () => {
+  relay.start();
+  startWhatsAppWorkers({ db, logger, outbox: relay, documents: testDocuments(db, logger), whatsapp, prefix });
+  beforeEach(() => sandbox.reset());
+
+  it('does not send again a message the provider took without answering in time: its status webhook settles it', async () => {
+    const { schoolId, templateId, guardians } = await schoolWithFamilies(db, 12);
+    const campaignId = await launchCampaign(db, relay, schoolId, templateId);
+    await waitUntil(
+      'the campaign to complete',
+      async () => (await campaignStatus(db, campaignId)) === 'completed',
+      30_000,
+    );
+    // Past the reconcile window, so every held job has come back and decided.
+    await new Promise((resolve) => setTimeout(resolve, RECONCILE_AFTER_MS + 1_000));
+    const counts = receivedBy(
+      sandbox,
+      guardians.map((guardian) => guardian.phone),
+    );
+    expect([...counts.values()]).toEqual(guardians.map(() => 1));
+    const messages = await campaignMessages(db, campaignId);
+    expect(messages.map((message) => message.attempts)).toEqual(messages.map(() => 1));
+    expect(messages.every((message) => ['sent', 'delivered', 'read'].includes(message.status))).toBe(true);
+    // Every call did time out: the provider took each (it gave an id), the worker had gone by then.
+    expect(link.sends()).toHaveLength(guardians.length);
+    expect(link.sends().every((send) => send.providerMessageId && !send.answered)).toBe(true);
+  });
+
+  it('sends again, once, a message the provider never took, after the window passes with no status', async () => {
+    const { schoolId, templateId, guardians } = await schoolWithFamilies(db, 3);
+    // The first three calls reach nobody who keeps them: no message, no answer, no webhook.
+    sandbox.setFault({ kind: 'timeout', count: 3 });
+    const campaignId = await launchCampaign(db, relay, schoolId, templateId);
+    await waitUntil(
+      'the campaign to complete',
+      async () => (await campaignStatus(db, campaignId)) === 'completed',
+      RECONCILE_AFTER_MS * 10,
+    );
+    const counts = receivedBy(
+      sandbox,
+      guardians.map((guardian) => guardian.phone),
+    );
+    expect([...counts.values()]).toEqual([1, 1, 1]);
+    const messages = await campaignMessages(db, campaignId);
+    expect(messages.map((message) => message.attempts)).toEqual([2, 2, 2]);
+  });
+});
