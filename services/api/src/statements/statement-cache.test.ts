@@ -14,7 +14,10 @@ import { createTestApi } from '../testing/harness.js';
  */
 describe('student statements kept between reads', async () => {
   const api = await createTestApi();
-  const schoolId = await api.createSchool({ currency: 'INR', timezone: 'Asia/Kolkata' });
+  // Days are the school's: from 18:30 UTC it is already tomorrow in Kolkata, and so are its invoices.
+  const ZONE = 'Asia/Kolkata';
+  const day = (days: number) => daysFromToday(days, ZONE);
+  const schoolId = await api.createSchool({ currency: 'INR', timezone: ZONE });
   const otherSchoolId = await api.createSchool({ name: 'Elsewhere' });
   const studentId = await api.rows.student(schoolId, {
     firstName: 'Asha',
@@ -64,7 +67,7 @@ describe('student statements kept between reads', async () => {
     const invoice = (await build.invoice({
       studentId,
       amountMinor: 100_000,
-      dueDate: daysFromToday(20),
+      dueDate: day(20),
     })) as any;
     const first = await expectExact();
     expect(first.invoices[0]).toMatchObject({ status: 'pending', balanceMinor: 100_000 });
@@ -99,11 +102,11 @@ describe('student statements kept between reads', async () => {
     });
 
     const moved = await api.request(staff, 'PATCH', `/api/invoices/${invoice.id}`, {
-      body: { dueDate: daysFromToday(-5) },
+      body: { dueDate: day(-5) },
     });
     expect(moved.status, JSON.stringify(moved.body)).toBe(200);
     const overdue = await expectExact();
-    expect(overdue.invoices[0]).toMatchObject({ dueDate: daysFromToday(-5), status: 'overdue' });
+    expect(overdue.invoices[0]).toMatchObject({ dueDate: day(-5), status: 'overdue' });
 
     const renamed = await api.request(admin, 'PATCH', `/api/students/${studentId}`, {
       body: { firstName: 'Aashna' },
@@ -136,7 +139,7 @@ describe('student statements kept between reads', async () => {
     const invoice = (await build.invoice({
       studentId: bala,
       amountMinor: 25_000,
-      dueDate: daysFromToday(10),
+      dueDate: day(10),
     })) as any;
     const before = await read();
     expect(await read()).toEqual(before);
@@ -151,12 +154,12 @@ describe('student statements kept between reads', async () => {
 
   it('keeps the filtered and the past-day answers apart from today’s', async () => {
     const today = await statement();
-    const filtered = await api.request(staff, 'GET', `${path}?from=${daysFromToday(1)}`);
+    const filtered = await api.request(staff, 'GET', `${path}?from=${day(1)}`);
     expect(filtered.status).toBe(200);
     expect(filtered.body.invoices).toEqual([]);
-    const yesterday = await api.request(staff, 'GET', `${path}?asOf=${daysFromToday(-1)}`);
+    const yesterday = await api.request(staff, 'GET', `${path}?asOf=${day(-1)}`);
     expect(yesterday.status).toBe(200);
-    expect(yesterday.body.asOf).toBe(daysFromToday(-1));
+    expect(yesterday.body.asOf).toBe(day(-1));
     expect(await statement()).toEqual(today);
   });
 });
