@@ -1,19 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { Queue } from 'bullmq';
 import { sql } from 'kysely';
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { CAMPAIGN_SLOT_SIZE, JOBS } from '@bursar/contracts';
-import { createDb } from '@bursar/db';
-import {
-  createLogger,
-  createOutboxRelay,
-  createRedis,
-  enqueue,
-  enqueueMany,
-  transactionWithOutbox,
-} from '@bursar/platform';
-import { freshDatabase, testQueuePrefix, testRedisUrl, waitUntil } from '@bursar/test-support';
-import { startWhatsAppSandbox } from '@bursar/whatsapp/testing';
+import { enqueue, enqueueMany, transactionWithOutbox } from '@bursar/platform';
+import { waitUntil } from '@bursar/test-support';
 import { testDocuments } from '../documents/documents.testing.js';
 import {
   campaignMessages,
@@ -22,43 +12,20 @@ import {
   receivedBy,
   schoolWithFamilies,
   startProviderLink,
-  startWebhookInbox,
   startWhatsAppWorkers,
   testWhatsAppDeps,
+  whatsappTestBed,
 } from './whatsapp.testing.js';
-
-const { url: databaseUrl } = await freshDatabase();
-const db = createDb(databaseUrl, { max: 40, applicationName: 'whatsapp-lifecycle-test' });
-afterAll(() => db.destroy());
-const logger = createLogger('whatsapp-lifecycle-test', (process.env.TEST_LOG_LEVEL ?? 'silent') as 'silent');
-const prefix = testQueuePrefix();
-const producer = createRedis(testRedisUrl(), 'producer');
-const relay = createOutboxRelay({ db, redis: producer, prefix, logger, sweepIntervalMs: 100 });
-const sendQueue = new Queue('whatsapp-send', { connection: producer, prefix });
-const campaignQueue = new Queue('whatsapp-campaign', { connection: producer, prefix });
 
 /** Numbers libphonenumber takes but the provider says are not on WhatsApp (Meta's 131026). */
 const NOT_ON_WHATSAPP = '+9197000';
-const inbox = await startWebhookInbox(db, relay);
-const sandbox = await startWhatsAppSandbox({
-  webhookUrl: inbox.url,
-  statusDelayMs: 5,
-  invalidNumberPrefixes: ['+1555000', NOT_ON_WHATSAPP],
+const { db, logger, prefix, relay, sendQueue, sandbox } = await whatsappTestBed('whatsapp-lifecycle-test', {
+  sandbox: { invalidNumberPrefixes: ['+1555000', NOT_ON_WHATSAPP] },
 });
 // Every request the worker makes to the provider, refused ones included (the sandbox logs only what it took).
 const link = await startProviderLink(sandbox.url);
 const whatsapp = testWhatsAppDeps({ apiBase: link.url, sendQueue, reconcileAfterMs: 2_000 });
 const documents = testDocuments(db, logger);
-
-afterAll(async () => {
-  await sandbox.close();
-  await relay.stop();
-  for (const queue of [sendQueue, campaignQueue]) {
-    await queue.obliterate({ force: true });
-    await queue.close();
-  }
-  await producer.quit();
-});
 
 /** Sends per second: slow enough that a pause, a cancel or a receipt lands mid-campaign. */
 const PACE = 50;

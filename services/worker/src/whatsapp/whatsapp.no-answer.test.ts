@@ -1,9 +1,5 @@
-import { Queue } from 'bullmq';
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { createDb } from '@bursar/db';
-import { createLogger, createOutboxRelay, createRedis } from '@bursar/platform';
-import { freshDatabase, testQueuePrefix, testRedisUrl, waitUntil } from '@bursar/test-support';
-import { startWhatsAppSandbox } from '@bursar/whatsapp/testing';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { waitUntil } from '@bursar/test-support';
 import { testDocuments } from '../documents/documents.testing.js';
 import {
   campaignMessages,
@@ -12,25 +8,18 @@ import {
   receivedBy,
   schoolWithFamilies,
   startProviderLink,
-  startWebhookInbox,
   startWhatsAppWorkers,
   testWhatsAppDeps,
+  whatsappTestBed,
 } from './whatsapp.testing.js';
 
 // A provider that answers too late: the worker gives up on the call (150 ms) while the provider
 // has taken the message (the link hands the answer back after 600 ms) and sends its statuses.
-const { url: databaseUrl } = await freshDatabase();
-const db = createDb(databaseUrl, { max: 20, applicationName: 'whatsapp-no-answer-test' });
-afterAll(() => db.destroy());
-const logger = createLogger('whatsapp-no-answer-test', (process.env.TEST_LOG_LEVEL ?? 'silent') as 'silent');
-const prefix = testQueuePrefix();
-const producer = createRedis(testRedisUrl(), 'producer');
-const relay = createOutboxRelay({ db, redis: producer, prefix, logger, sweepIntervalMs: 100 });
-const sendQueue = new Queue('whatsapp-send', { connection: producer, prefix });
-
-const inbox = await startWebhookInbox(db, relay);
 // Statuses come after the queue's first retry (5 s) would, so a send retried blindly would go twice.
-const sandbox = await startWhatsAppSandbox({ webhookUrl: inbox.url, statusDelayMs: 6_000 });
+const { db, logger, prefix, relay, sendQueue, sandbox } = await whatsappTestBed('whatsapp-no-answer-test', {
+  poolMax: 20,
+  sandbox: { statusDelayMs: 6_000 },
+});
 const link = await startProviderLink(sandbox.url, { holdMs: 600 });
 const RECONCILE_AFTER_MS = 8_000;
 const whatsapp = testWhatsAppDeps({
@@ -38,14 +27,6 @@ const whatsapp = testWhatsAppDeps({
   sendQueue,
   reconcileAfterMs: RECONCILE_AFTER_MS,
   env: { WHATSAPP_TIMEOUT_MS: '150' },
-});
-
-afterAll(async () => {
-  await sandbox.close();
-  await relay.stop();
-  await sendQueue.obliterate({ force: true });
-  await sendQueue.close();
-  await producer.quit();
 });
 
 describe('WhatsApp sends whose provider call gets no answer in time', () => {

@@ -1,48 +1,23 @@
-import { Queue } from 'bullmq';
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { createDb } from '@bursar/db';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { applyPayment } from '@bursar/ledger';
-import { createLogger, createOutboxRelay, createRedis } from '@bursar/platform';
-import { freshDatabase, testQueuePrefix, testRedisUrl, waitUntil } from '@bursar/test-support';
-import { startWhatsAppSandbox } from '@bursar/whatsapp/testing';
+import { waitUntil } from '@bursar/test-support';
 import { testDocuments } from '../documents/documents.testing.js';
 import {
   campaignMessages,
   launchCampaign,
   receivedBy,
   schoolWithFamilies,
-  startWebhookInbox,
   startWhatsAppWorkers,
   testWhatsAppDeps,
+  whatsappTestBed,
 } from './whatsapp.testing.js';
 import { OPT_OUT_REPLY } from './events.processor.js';
 import { processReminders } from './transactional.processor.js';
 
-const { url: databaseUrl } = await freshDatabase();
 // As many connections as the workers run jobs at once, as a deployment sizes its pool.
-const db = createDb(databaseUrl, { max: 40, applicationName: 'whatsapp-test' });
-afterAll(() => db.destroy());
-const logger = createLogger('whatsapp-test', (process.env.TEST_LOG_LEVEL ?? 'silent') as 'silent');
-const prefix = testQueuePrefix();
-const producer = createRedis(testRedisUrl(), 'producer');
-const relay = createOutboxRelay({ db, redis: producer, prefix, logger, sweepIntervalMs: 100 });
-const sendQueue = new Queue('whatsapp-send', { connection: producer, prefix });
-
-const inbox = await startWebhookInbox(db, relay);
-const sandbox = await startWhatsAppSandbox({
-  webhookUrl: inbox.url,
-  statusDelayMs: 5,
-});
+const { db, logger, prefix, relay, sendQueue, sandbox } = await whatsappTestBed('whatsapp-test');
 const whatsapp = testWhatsAppDeps({ apiBase: sandbox.url, sendQueue, reconcileAfterMs: 2_000 });
 const documents = testDocuments(db, logger);
-
-afterAll(async () => {
-  await sandbox.close();
-  await relay.stop();
-  await sendQueue.obliterate({ force: true });
-  await sendQueue.close();
-  await producer.quit();
-});
 
 describe('WhatsApp campaigns and messages through the worker and the sandbox provider', () => {
   relay.start();

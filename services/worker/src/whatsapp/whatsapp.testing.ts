@@ -10,14 +10,16 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Worker } from 'bullmq';
+import { Queue, type Worker } from 'bullmq';
 import { sql, type Kysely } from 'kysely';
 import { afterAll } from 'vitest';
 import { JOBS, type MessageParam } from '@bursar/contracts';
-import type { DB } from '@bursar/db';
+import { createDb, type DB } from '@bursar/db';
 import type { PublishDeps } from '@bursar/documents';
 import { documentUrl, payPageUrl } from '@bursar/payments';
 import {
+  createLogger,
+  createOutboxRelay,
   createQueueWorker,
   createRedis,
   enqueue,
@@ -26,9 +28,19 @@ import {
   type Logger,
   type OutboxRelay,
 } from '@bursar/platform';
-import { daysFromToday, dbBuilders, testRedisUrl } from '@bursar/test-support';
+import {
+  daysFromToday,
+  dbBuilders,
+  freshDatabase,
+  testQueuePrefix,
+  testRedisUrl,
+} from '@bursar/test-support';
 import { whatsappConfigSchema, createWhatsAppProvider } from '@bursar/whatsapp';
-import type { WhatsAppSandbox } from '@bursar/whatsapp/testing';
+import {
+  startWhatsAppSandbox,
+  type WhatsAppSandbox,
+  type WhatsAppSandboxOptions,
+} from '@bursar/whatsapp/testing';
 import { processors } from '../processors.js';
 import type { WhatsAppDeps } from './context.js';
 
@@ -408,4 +420,38 @@ export function startWhatsAppWorkers(deps: {
     await connection.quit();
   });
   return workers;
+}
+
+/**
+ * What a WhatsApp test file runs against, each file its own: a fresh
+ * database, a queue prefix, an outbox relay (sweeping every 100 ms), the send
+ * and campaign queues, notify's webhook inbox stand-in and the sandbox
+ * provider posting its statuses to it (5 ms after a send unless told). All of
+ * it is closed, and the queues emptied, after the file's tests.
+ */
+export async function whatsappTestBed(
+  name: string,
+  options: { poolMax?: number; sandbox?: Omit<WhatsAppSandboxOptions, 'webhookUrl'> } = {},
+) {
+  const { url: databaseUrl } = await freshDatabase();
+  const db = createDb(databaseUrl, { max: options.poolMax ?? 40, applicationName: name });
+  const logger = createLogger(name, (process.env.TEST_LOG_LEVEL ?? 'silent') as 'silent');
+  const prefix = testQueuePrefix();
+  const producer = createRedis(testRedisUrl(), 'producer');
+  const relay = createOutboxRelay({ db, redis: producer, prefix, logger, sweepIntervalMs: 100 });
+  const sendQueue = new Queue('whatsapp-send', { connection: producer, prefix });
+  const campaignQueue = new Queue('whatsapp-campaign', { connection: producer, prefix });
+  const inbox = await startWebhookInbox(db, relay);
+  const sandbox = await startWhatsAppSandbox({ webhookUrl: inbox.url, statusDelayMs: 5, ...options.sandbox });
+  afterAll(async () => {
+    await sandbox.close();
+    await relay.stop();
+    for (const queue of [sendQueue, campaignQueue]) {
+      await queue.obliterate({ force: true });
+      await queue.close();
+    }
+    await producer.quit();
+    await db.destroy();
+  });
+  return { db, logger, prefix, relay, sendQueue, campaignQueue, sandbox };
 }
