@@ -11,7 +11,7 @@
  * link, so every page carries a QR code), written with the render triggers
  * off so only the benchmark renders them.
  */
-import { mkdirSync, mkdtempSync, rmSync, createWriteStream } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, createWriteStream, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -35,6 +35,12 @@ import { createStorage } from '../packages/storage/src/index.js';
 import { generateSigningKeyPem, loadSigningKeys } from '../services/api/src/auth/keys.js';
 import { signAccessToken } from '../services/api/src/auth/tokens.js';
 import { processCpuSeconds, selfCpuSeconds } from './lib/cpu.js';
+import {
+  cpuProfileSetup,
+  formatCpuProfileSummary,
+  profiled,
+  summarizeCpuProfile,
+} from './lib/cpu-profile.js';
 import { repoRoot, resultsDir } from './lib/paths.js';
 import { freePorts } from './lib/ports.js';
 import { startProcess, waitForUrl, type ManagedProcess } from './lib/process.js';
@@ -50,7 +56,14 @@ const PUBLIC_URL = 'https://pay.bursar.example';
 const BATCH = Number(process.env.BENCH_PDF_BATCH ?? 10_000);
 /** Invoices each single-worker run renders (distinct ones, so none is skipped as unchanged). */
 const RUN = Number(process.env.BENCH_PDF_RUN ?? 1_000);
-const SERVICE_ARGS = ['--import', 'tsx', '--import', '@bursar/platform/register-telemetry', 'src/main.ts'];
+const serviceArgs = (nodeArgs: string[] = []) => [
+  '--import',
+  'tsx',
+  ...nodeArgs,
+  '--import',
+  '@bursar/platform/register-telemetry',
+  'src/main.ts',
+];
 
 function isoDay(days: number): string {
   return new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10);
@@ -219,14 +232,18 @@ const pdf: Benchmark = {
         OTEL_SERVICE_NAME: 'bursar-worker',
         WORKER_QUEUES: 'invoice-pdf',
       };
-      const startWorker = async (index: number, concurrency: number) => {
+      // BENCH_CPU_PROFILE=1: a V8 profile of the concurrency-1 worker's timed renders.
+      const profileDir = process.env.BENCH_CPU_PROFILE === '1' ? join(scratch, 'cpuprofile') : undefined;
+      const startWorker = async (index: number, concurrency: number, profile = false) => {
+        const profiling = profile && profileDir ? cpuProfileSetup(profileDir) : undefined;
         const worker = startProcess({
           name: `worker-${index}`,
           command: process.execPath,
-          args: SERVICE_ARGS,
+          args: serviceArgs(profiling?.nodeArgs),
           cwd: join(repoRoot, 'services/worker'),
           env: {
             ...serviceEnv,
+            ...profiling?.env,
             WORKER_PORT: String(workerPorts[index]),
             WORKER_CONCURRENCY: String(concurrency),
           },
@@ -241,8 +258,8 @@ const pdf: Benchmark = {
       };
 
       /** One worker process renders `ids` (queued all at once): documents per wall and per CPU second. */
-      const workerRun = async (ids: string[], concurrency: number): Promise<WorkerRun> => {
-        const worker = await startWorker(0, concurrency);
+      const workerRun = async (ids: string[], concurrency: number, profile = false): Promise<WorkerRun> => {
+        const worker = await startWorker(0, concurrency, profile);
         // Its first jobs load the fonts and warm the pools: a few renders before the clock starts.
         const warm = ids.slice(0, 20);
         const timed = ids.slice(20);
@@ -258,8 +275,19 @@ const pdf: Benchmark = {
         while ((await documentCount(db, warm)) < warm.length) await sleep(20);
         const cpu0 = processCpuSeconds(worker.pid) ?? 0;
         const start = performance.now();
-        await add(timed, 'timed');
-        while ((await documentCount(db, timed)) < timed.length) await sleep(20);
+        const timedRun = async () => {
+          await add(timed, 'timed');
+          while ((await documentCount(db, timed)) < timed.length) await sleep(20);
+        };
+        if (profile && profileDir) {
+          const { file } = await profiled(worker, profileDir, timedRun);
+          writeFileSync(
+            join(resultsDir, `pdf-cpuprofile-worker-c${concurrency}.txt`),
+            `${formatCpuProfileSummary(summarizeCpuProfile(file, 25), timed.length)}\n`,
+          );
+        } else {
+          await timedRun();
+        }
         const wall = (performance.now() - start) / 1000;
         const cpu = (processCpuSeconds(worker.pid) ?? 0) - cpu0;
         await worker.stop();
@@ -268,7 +296,7 @@ const pdf: Benchmark = {
       };
 
       console.error('  one worker, concurrency 1');
-      const one = await workerRun(runOne, 1);
+      const one = await workerRun(runOne, 1, true);
       console.error('  one worker, concurrency 4');
       const four = await workerRun(runFour, 4);
 
