@@ -8,7 +8,7 @@ import type { BaseConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { metricsHandler, recordHttp } from './metrics.js';
 import { runChecks, type ReadinessChecks } from './readiness.js';
-import { maskedPath, routeOf } from './request-path.js';
+import { maskedPath, routeOf, urlPath } from './request-path.js';
 import { endServerSpan, startServerSpan } from './server-span.js';
 import { describeRoute } from './route.js';
 
@@ -84,13 +84,16 @@ function observeRequests(service: string, logger: Logger): RequestHandler {
     const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     req.requestId = requestId;
     res.setHeader('X-Request-Id', requestId);
-    const server = startServerSpan(req, req.originalUrl.split('?')[0]!);
-    res.once('close', () => {
+    const target = urlPath(req.originalUrl);
+    const server = startServerSpan(req, target);
+    // `on`, not `once`: a response closes once, and once's wrapper is an allocation per request.
+    res.on('close', () => {
       const status = res.statusCode;
       const finished = res.writableFinished;
       const route = routeOf(req);
-      const path = maskedPath(req);
-      recordHttp(service, req.method, route, status, (performance.now() - started) / 1000);
+      const path = maskedPath(req, target);
+      const elapsed = performance.now() - started;
+      recordHttp(service, req.method, route, status, elapsed / 1000);
       const level =
         !finished || (status === 503 && req.originalUrl.endsWith('/readyz'))
           ? 'warn'
@@ -103,7 +106,7 @@ function observeRequests(service: string, logger: Logger): RequestHandler {
         request_id: requestId,
         req: { method: req.method, url: path },
         res: { statusCode: status },
-        responseTime: Math.round(performance.now() - started),
+        responseTime: Math.round(elapsed),
       };
       const message = finished ? 'request completed' : 'request aborted';
       // In the request's context, so the line carries its trace and span ids (the pino

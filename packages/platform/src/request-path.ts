@@ -5,6 +5,12 @@ export function routeOf(req: Request): string {
   return req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
 }
 
+/** A request target without its query (`/api/me?x=1` → `/api/me`), without splitting it into an array. */
+export function urlPath(url: string): string {
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+}
+
 /** Route parameters that are capabilities (a pay link's or a document's token): never logged or traced. */
 const SECRET_PARAMS = new Set([':token']);
 
@@ -15,8 +21,7 @@ const SECRET_PARAMS = new Set([':token']);
  * the time an error answers, express has already restored `req.params` and
  * `req.baseUrl`, but the path and the route's template still line up there.
  */
-export function maskedPath(req: Request): string {
-  const path = (req.originalUrl ?? req.url ?? '').split('?')[0]!;
+export function maskedPath(req: Request, path = urlPath(req.originalUrl ?? req.url ?? '')): string {
   const template: unknown = req.route?.path;
   if (typeof template !== 'string' || !template.includes('/:')) return path;
   const wanted = template.split('/');
