@@ -56,11 +56,16 @@ function installRequestLogger(app: Express, logger: Logger): void {
   });
 }
 
+/** The part of an express app the request observer wraps: what the HTTP server calls for every request. */
+type AppHandle = (req: Request, res: express.Response, callback?: (error?: unknown) => void) => void;
+
 /**
- * What every request gets, in one middleware (each layer the router walks
- * costs) and one `close` listener: its request id (`X-Request-Id` accepted
- * when well formed, else a new one, echoed back), its server span, its
- * duration in the HTTP histogram, and one JSON log line when it is done.
+ * What every request gets, before the router sees it and with one `close`
+ * listener: its request id (`X-Request-Id` accepted when well formed, else a
+ * new one, echoed back), its server span, its duration in the HTTP
+ * histogram, and one JSON log line when it is done. It wraps the app's
+ * `handle` (what the HTTP server calls) rather than being the router's first
+ * layer, so no request pays a layer's match and dispatch for it.
  *
  * The span (`server-span.ts`): one `SERVER` span per request, continuing the
  * caller's trace, its handlers run inside it, and named `GET /api/me` by the
@@ -76,15 +81,18 @@ function installRequestLogger(app: Express, logger: Logger): void {
  * the method and the masked path, so it is written by a child without the
  * redaction every other line pays for.
  */
-function observeRequests(service: string, logger: Logger): RequestHandler {
+function observeRequests(app: Express, service: string, logger: Logger): void {
   const lines = logger.child({}, { redact: [] });
-  return (req, res, next) => {
+  const routed = app as Express & { handle: AppHandle };
+  const handle = routed.handle;
+  routed.handle = function observed(this: unknown, req, res, callback) {
     const started = performance.now();
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     req.requestId = requestId;
     res.setHeader('X-Request-Id', requestId);
-    const target = urlPath(req.originalUrl);
+    // The router has not set originalUrl yet when this app is the server's own.
+    const target = urlPath(req.originalUrl ?? req.url);
     const server = startServerSpan(req, target);
     // `on`, not `once`: a response closes once, and once's wrapper is an allocation per request.
     res.on('close', () => {
@@ -95,7 +103,7 @@ function observeRequests(service: string, logger: Logger): RequestHandler {
       const elapsed = performance.now() - started;
       recordHttp(service, req.method, route, status, elapsed / 1000);
       const level =
-        !finished || (status === 503 && req.originalUrl.endsWith('/readyz'))
+        !finished || (status === 503 && target.endsWith('/readyz'))
           ? 'warn'
           : status >= 500
             ? 'error'
@@ -115,8 +123,8 @@ function observeRequests(service: string, logger: Logger): RequestHandler {
       else lines[level](line, message);
       if (server) endServerSpan(server, res, route === 'unmatched' ? undefined : route, path);
     });
-    if (server) context.with(server.context, next);
-    else next();
+    if (server) context.with(server.context, handle, this, req, res, callback);
+    else handle.call(this, req, res, callback);
   };
 }
 
@@ -147,7 +155,7 @@ export function createHttpApp(options: HttpAppOptions): Express {
   app.set('query parser', 'extended');
 
   installRequestLogger(app, logger);
-  app.use(observeRequests(service, logger));
+  observeRequests(app, service, logger);
 
   const health: RequestHandler = (_req, res) => {
     const body: HealthResponse = { status: 'ok', service, uptimeSeconds: Math.round(process.uptime()) };
