@@ -1,3 +1,4 @@
+import { context, SpanStatusCode, trace, type Context } from '@opentelemetry/api';
 import { sql, type Insertable, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { DB, Documents } from '@bursar/db';
 import type { ObjectStorage } from '@bursar/storage';
@@ -111,7 +112,10 @@ interface Loaded<M> {
  * turns, and the later one reads the later state, so the highest version is
  * always the newest state. Each file is stored before its row commits, under
  * a key named by its content hash, so a crash leaves at most an unreferenced
- * file, and a retry writes the same bytes to the same key.
+ * file, and a retry writes the same bytes to the same key. A file is written
+ * while the next document renders (its waits overlap the rendering), and
+ * every write has finished, or failed the whole publish, before any row is
+ * inserted.
  */
 async function publishAll<M>(
   deps: PublishDeps,
@@ -131,35 +135,46 @@ async function publishAll<M>(
     const results = new Map<string, PublishResult>();
     const rows: Insertable<Documents>[] = [];
     const warnings = new Map<string, string[]>();
-    for (const id of ids) {
-      const subject = loaded.get(id);
-      if (!subject) continue;
-      const hash = documentHash(subject.model as never);
-      const previous = latest.get(id);
-      if (previous && previous.contentHash === hash) {
-        results.set(id, { document: previous, rendered: false, warnings: [] });
-        continue;
+    const stores: Promise<void>[] = [];
+    try {
+      for (const id of ids) {
+        const subject = loaded.get(id);
+        if (!subject) continue;
+        const hash = documentHash(subject.model as never);
+        const previous = latest.get(id);
+        if (previous && previous.contentHash === hash) {
+          results.set(id, { document: previous, rendered: false, warnings: [] });
+          continue;
+        }
+        const result = await render(subject.model);
+        if (result.warnings.length) {
+          deps.warn?.('document rendered with omissions', { kind, subjectId: id, warnings: result.warnings });
+        }
+        const storageKey = documentKey(kind, subject.schoolId, id, hash);
+        // Stored while the next one renders: the write's waits (a flush to disk, an upload)
+        // overlap the rendering instead of adding to it. Every write is done before any row is.
+        stores.push(deps.storage.put(storageKey, result.bytes, { contentType: 'application/pdf' }));
+        warnings.set(id, result.warnings);
+        rows.push({
+          kind,
+          subjectId: id,
+          schoolId: subject.schoolId,
+          version: (previous?.version ?? 0) + 1,
+          contentHash: hash,
+          storageKey,
+          byteSize: result.bytes.length,
+          pages: result.pages,
+          status: subject.status ?? null,
+          balanceMinor: subject.balanceMinor ?? null,
+        });
       }
-      const result = await render(subject.model);
-      if (result.warnings.length) {
-        deps.warn?.('document rendered with omissions', { kind, subjectId: id, warnings: result.warnings });
-      }
-      const storageKey = documentKey(kind, subject.schoolId, id, hash);
-      await deps.storage.put(storageKey, result.bytes, { contentType: 'application/pdf' });
-      warnings.set(id, result.warnings);
-      rows.push({
-        kind,
-        subjectId: id,
-        schoolId: subject.schoolId,
-        version: (previous?.version ?? 0) + 1,
-        contentHash: hash,
-        storageKey,
-        byteSize: result.bytes.length,
-        pages: result.pages,
-        status: subject.status ?? null,
-        balanceMinor: subject.balanceMinor ?? null,
-      });
+    } catch (error) {
+      // No write is left unheard: each settles before the transaction rolls back.
+      await Promise.allSettled(stores);
+      throw error;
     }
+    const failed = (await Promise.allSettled(stores)).find((outcome) => outcome.status === 'rejected');
+    if (failed) throw failed.reason;
     if (rows.length) {
       for (const row of await trx.insertInto('documents').values(rows).returningAll().execute()) {
         results.set(row.subjectId, {
@@ -190,16 +205,150 @@ async function publishOne<M>(
   return results.get(subjectId);
 }
 
+/** A single invoice's publish, waiting to go with the others asked for meanwhile. */
+interface PendingPublish {
+  invoiceId: string;
+  within?: WithinPublish;
+  /** The asker's context (its job's span): the publish that serves it is a child of the first asker's, linked from the others'. */
+  caller: Context;
+  resolve: (result: PublishResult | undefined) => void;
+  reject: (error: unknown) => void;
+}
+
+/** The single-invoice publishes of one set of deps (one process's worker). */
+interface PublishLine {
+  waiting: PendingPublish[];
+  /** Whether a drain is on (it runs until nothing waits). */
+  running: boolean;
+  /** How many the last run took: how many the next one waits for, up to {@link GATHER_MS}. */
+  lastRun: number;
+  /** Called as each call joins while the drain gathers a run. */
+  joined?: () => void;
+}
+
+/** Invoices one coalesced publish takes at most (one transaction renders them in turn). */
+export const MAX_COALESCED_PUBLISH = 16;
+
+/** How long a run waits for as many calls as the last run had, when fewer wait. */
+export const GATHER_MS = 5;
+
+const publishLines = new WeakMap<PublishDeps, PublishLine>();
+const tracer = trace.getTracer('@bursar/documents');
+
 /**
  * Makes sure the invoice's current PDF is stored; undefined when the invoice
  * does not exist. `within` runs in the same transaction (see {@link WithinPublish}).
+ *
+ * Calls made with the same `deps` go together, up to
+ * {@link MAX_COALESCED_PUBLISH} at a time, through one
+ * {@link publishInvoiceDocuments} transaction: its begin, lock, reads, insert
+ * and commit are paid once for them all, not once each. A worker's
+ * concurrent render jobs are the case: each run takes the calls that waited
+ * while the one before it was published, and when fewer wait than the last
+ * run took it gives the others (the jobs the finished ones made room for) up
+ * to {@link GATHER_MS} to join. So one call at a time goes at once, and a
+ * worker at concurrency 4 publishes four invoices per transaction. When a
+ * coalesced publish fails, each of its invoices is published again alone, so
+ * an invoice that cannot be rendered fails only its own call. A `within`
+ * must not publish an invoice itself through the same deps (it would wait
+ * for its own publish).
  */
 export function publishInvoiceDocument(
   deps: PublishDeps,
   invoiceId: string,
   within?: WithinPublish,
 ): Promise<PublishResult | undefined> {
-  return publishOne(deps, 'invoice', invoiceId, loadInvoices(deps), renderInvoicePdf, within);
+  const line = publishLines.get(deps) ?? { waiting: [], running: false, lastRun: 1 };
+  publishLines.set(deps, line);
+  return new Promise((resolve, reject) => {
+    line.waiting.push({ invoiceId, within, caller: context.active(), resolve, reject });
+    line.joined?.();
+    if (line.running) return;
+    line.running = true;
+    // On the next turn of the event loop, so calls made in this one go together.
+    setImmediate(() => void drain(deps, line));
+  });
+}
+
+/** Publishes what is waiting, a run at a time, until nothing is; never rejects (each call hears its own outcome). */
+async function drain(deps: PublishDeps, line: PublishLine): Promise<void> {
+  while (line.waiting.length) {
+    if (line.waiting.length < line.lastRun) await gather(line);
+    const run = line.waiting.splice(0, MAX_COALESCED_PUBLISH);
+    line.lastRun = run.length;
+    await publishTogether(deps, run);
+  }
+  line.running = false;
+}
+
+/** Resolves once as many calls wait as the last run took, or after {@link GATHER_MS}. */
+function gather(line: PublishLine): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      line.joined = undefined;
+      resolve();
+    };
+    const timer = setTimeout(done, GATHER_MS);
+    line.joined = () => {
+      if (line.waiting.length >= line.lastRun) done();
+    };
+  });
+}
+
+async function publishTogether(deps: PublishDeps, run: PendingPublish[]): Promise<void> {
+  const links = run.slice(1).flatMap((pending) => {
+    const caller = trace.getSpanContext(pending.caller);
+    return caller ? [{ context: caller }] : [];
+  });
+  await tracer.startActiveSpan(
+    'documents.publish invoice',
+    { attributes: { 'bursar.documents.count': run.length }, links },
+    run[0]!.caller,
+    async (span) => {
+      try {
+        const results = await publishAll(
+          deps,
+          'invoice',
+          run.map((pending) => pending.invoiceId),
+          loadInvoices(deps),
+          renderInvoicePdf,
+          async (trx, documents) => {
+            for (const pending of run) {
+              const document = documents.get(pending.invoiceId);
+              if (document) await pending.within?.(trx, document);
+            }
+          },
+        );
+        for (const pending of run) pending.resolve(results.get(pending.invoiceId));
+      } catch (error) {
+        if (run.length === 1) {
+          span.setStatus({ code: SpanStatusCode.ERROR });
+          run[0]!.reject(error);
+        } else {
+          // One of them (or its `within`) failed the transaction: each alone, so only that one fails.
+          for (const pending of run) {
+            try {
+              pending.resolve(
+                await publishOne(
+                  deps,
+                  'invoice',
+                  pending.invoiceId,
+                  loadInvoices(deps),
+                  renderInvoicePdf,
+                  pending.within,
+                ),
+              );
+            } catch (alone) {
+              pending.reject(alone);
+            }
+          }
+        }
+      } finally {
+        span.end();
+      }
+    },
+  );
 }
 
 /**

@@ -1,7 +1,9 @@
 import type { Job } from 'bullmq';
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
-import { latestDocument } from '@bursar/documents';
+import { latestDocument, publishInvoiceDocument } from '@bursar/documents';
+import type { Transaction } from 'kysely';
+import type { DB } from '@bursar/db';
 import { issueInvoice } from '@bursar/ledger';
 import { createLogger } from '@bursar/platform';
 import { daysFromToday, dbBuilders, freshDatabase } from '@bursar/test-support';
@@ -12,8 +14,8 @@ const { db } = await freshDatabase();
 const builders = dbBuilders(db);
 const logger = createLogger('batches-test', 'silent');
 
-/** A batch of `count` invoices of one school, its items pending, in batch order. */
-async function batchOf(count: number) {
+/** `count` issued invoices of one school (the render triggers off, so nothing renders them but the test). */
+async function invoicesOf(count: number): Promise<string[]> {
   const schoolId = await builders.school();
   const invoiceIds: string[] = [];
   for (let index = 0; index < count; index++) {
@@ -31,6 +33,17 @@ async function batchOf(count: number) {
       }),
     );
   }
+  return invoiceIds;
+}
+
+/** A batch of `count` invoices of one school, its items pending, in batch order. */
+async function batchOf(count: number) {
+  const invoiceIds = await invoicesOf(count);
+  const { schoolId } = await db
+    .selectFrom('invoices')
+    .select('schoolId')
+    .where('id', '=', invoiceIds[0]!)
+    .executeTakeFirstOrThrow();
   const { rows } = await sql<{ id: string }>`
     insert into pdf_batches (school_id, selector, total) values (${schoolId}, '{}', ${count}) returning id
   `.execute(db);
@@ -96,5 +109,63 @@ describe('a bulk render chunk', () => {
       done: 0,
       failed: 0,
     });
+  });
+});
+
+describe('single invoice renders asked for at once', () => {
+  it('go through one transaction together, and those asked for meanwhile through the next', async () => {
+    const invoiceIds = await invoicesOf(6);
+    const documents = testDocuments(db, logger);
+    const transactions = new Map<string, Transaction<DB>>();
+    const publish = (invoiceId: string) =>
+      publishInvoiceDocument(documents, invoiceId, async (trx) => {
+        transactions.set(invoiceId, trx);
+      });
+
+    const first = publish(invoiceIds[0]!);
+    const sameTurn = publish(invoiceIds[1]!);
+    // Asked for while the first two are being published: they wait, then go together.
+    await new Promise((resolve) => setImmediate(resolve));
+    const meanwhile = invoiceIds.slice(2).map(publish);
+    const results = await Promise.all([first, sameTurn, ...meanwhile]);
+
+    expect(
+      results.map((result) => [result?.document.subjectId, result?.document.version, result?.rendered]),
+    ).toEqual(invoiceIds.map((id) => [id, 1, true]));
+    const [a, b, ...rest] = invoiceIds.map((id) => transactions.get(id));
+    expect(a).toBe(b);
+    for (const trx of rest) expect(trx).toBe(rest[0]);
+    expect(rest[0]).not.toBe(a);
+  });
+
+  it('fail alone: one invoice that cannot be stored, or that does not exist, leaves the others rendered', async () => {
+    const invoiceIds = await invoicesOf(4);
+    const documents = testDocuments(db, logger);
+    const broken = invoiceIds[2]!;
+    const storage = {
+      ...documents.storage,
+      put: async (key: string, body: Buffer, options: { contentType: string }) => {
+        if (key.includes(broken)) throw new Error('the disk is full');
+        return documents.storage.put(key, body, options);
+      },
+    };
+    const deps = { ...documents, storage };
+    const missing = '00000000-0000-4000-8000-000000000000';
+    const outcomes = await Promise.allSettled(
+      [...invoiceIds, missing].map((id) => publishInvoiceDocument(deps, id)),
+    );
+
+    expect(outcomes.map((outcome) => outcome.status)).toEqual([
+      'fulfilled',
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+      'fulfilled',
+    ]);
+    expect((outcomes[2] as PromiseRejectedResult).reason).toMatchObject({ message: 'the disk is full' });
+    expect((outcomes[4] as PromiseFulfilledResult<unknown>).value).toBeUndefined();
+    for (const id of invoiceIds) {
+      expect((await latestDocument(db, 'invoice', id))?.version).toBe(id === broken ? undefined : 1);
+    }
   });
 });
