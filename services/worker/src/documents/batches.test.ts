@@ -67,19 +67,24 @@ const itemsOf = (batchId: string) =>
 /** The attempt a job is on, as BullMQ gives it to the processor. */
 const attempt = (made: number) => ({ attemptsMade: made, opts: { attempts: 8 } }) as unknown as Job;
 
+/** Document deps whose storage refuses the files of one invoice (the disk is full), and stores the rest. */
+function documentsFailingFor(broken: string) {
+  const documents = testDocuments(db, logger);
+  const storage = {
+    ...documents.storage,
+    put: async (key: string, body: Buffer, options: { contentType: string }) => {
+      if (key.includes(broken)) throw new Error('the disk is full');
+      return documents.storage.put(key, body, options);
+    },
+  };
+  return { ...documents, storage };
+}
+
 describe('a bulk render chunk', () => {
   it('retries whole while one invoice cannot be stored, then on its last attempt fails that one alone', async () => {
     const { batchId, invoiceIds } = await batchOf(3);
-    const documents = testDocuments(db, logger);
     const broken = invoiceIds[1]!;
-    const storage = {
-      ...documents.storage,
-      put: async (key: string, body: Buffer, options: { contentType: string }) => {
-        if (key.includes(broken)) throw new Error('the disk is full');
-        return documents.storage.put(key, body, options);
-      },
-    };
-    const deps = { db, documents: { ...documents, storage }, outbox: { kick: async () => {} } };
+    const deps = { db, documents: documentsFailingFor(broken), outbox: { kick: async () => {} } };
 
     // An attempt with retries left: the chunk's transaction rolls back whole, nothing is counted.
     await expect(processPdfBatchChunk({ batchId, invoiceIds }, { ...deps, job: attempt(0) })).rejects.toThrow(
@@ -140,16 +145,8 @@ describe('single invoice renders asked for at once', () => {
 
   it('fail alone: one invoice that cannot be stored, or that does not exist, leaves the others rendered', async () => {
     const invoiceIds = await invoicesOf(4);
-    const documents = testDocuments(db, logger);
     const broken = invoiceIds[2]!;
-    const storage = {
-      ...documents.storage,
-      put: async (key: string, body: Buffer, options: { contentType: string }) => {
-        if (key.includes(broken)) throw new Error('the disk is full');
-        return documents.storage.put(key, body, options);
-      },
-    };
-    const deps = { ...documents, storage };
+    const deps = documentsFailingFor(broken);
     const missing = '00000000-0000-4000-8000-000000000000';
     const outcomes = await Promise.allSettled(
       [...invoiceIds, missing].map((id) => publishInvoiceDocument(deps, id)),
