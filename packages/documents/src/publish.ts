@@ -153,7 +153,10 @@ async function publishAll<M>(
         const storageKey = documentKey(kind, subject.schoolId, id, hash);
         // Stored while the next one renders: the write's waits (a flush to disk, an upload)
         // overlap the rendering instead of adding to it. Every write is done before any row is.
-        stores.push(deps.storage.put(storageKey, result.bytes, { contentType: 'application/pdf' }));
+        const stored = deps.storage.put(storageKey, result.bytes, { contentType: 'application/pdf' });
+        // Heard below (allSettled); this only keeps a failure from counting as unhandled meanwhile.
+        stored.catch(() => undefined);
+        stores.push(stored);
         warnings.set(id, result.warnings);
         rows.push({
           kind,
@@ -272,13 +275,21 @@ export function publishInvoiceDocument(
 
 /** Publishes what is waiting, a run at a time, until nothing is; never rejects (each call hears its own outcome). */
 async function drain(deps: PublishDeps, line: PublishLine): Promise<void> {
-  while (line.waiting.length) {
-    if (line.waiting.length < line.lastRun) await gather(line);
-    const run = line.waiting.splice(0, MAX_COALESCED_PUBLISH);
-    line.lastRun = run.length;
-    await publishTogether(deps, run);
+  try {
+    while (line.waiting.length) {
+      if (line.waiting.length < line.lastRun) await gather(line);
+      const run = line.waiting.splice(0, MAX_COALESCED_PUBLISH);
+      line.lastRun = run.length;
+      try {
+        await publishTogether(deps, run);
+      } catch (error) {
+        // Only a failure outside the publish itself (the tracer's) gets here: the run hears it.
+        for (const pending of run) pending.reject(error);
+      }
+    }
+  } finally {
+    line.running = false;
   }
-  line.running = false;
 }
 
 /** Resolves once as many calls wait as the last run took, or after {@link GATHER_MS}. */
@@ -296,6 +307,14 @@ function gather(line: PublishLine): Promise<void> {
   });
 }
 
+/**
+ * One run of the line in one transaction, in a span that is a child of the
+ * first caller's and links to the others'. Each caller's `within` runs in
+ * that caller's own context, so what it enqueues (the first version's
+ * WhatsApp message) carries its own job's trace; a caller published alone
+ * after a failed run is published in its own context too. A promise of each
+ * caller settles, whatever happens.
+ */
 async function publishTogether(deps: PublishDeps, run: PendingPublish[]): Promise<void> {
   const links = run.slice(1).flatMap((pending) => {
     const caller = trace.getSpanContext(pending.caller);
@@ -314,35 +333,24 @@ async function publishTogether(deps: PublishDeps, run: PendingPublish[]): Promis
           loadInvoices(deps),
           renderInvoicePdf,
           async (trx, documents) => {
-            for (const pending of run) {
-              const document = documents.get(pending.invoiceId);
-              if (document) await pending.within?.(trx, document);
+            for (const { invoiceId, within, caller } of run) {
+              const document = documents.get(invoiceId);
+              if (document && within) await context.with(caller, within, undefined, trx, document);
             }
           },
         );
         for (const pending of run) pending.resolve(results.get(pending.invoiceId));
       } catch (error) {
+        span.setStatus({ code: SpanStatusCode.ERROR });
         if (run.length === 1) {
-          span.setStatus({ code: SpanStatusCode.ERROR });
           run[0]!.reject(error);
-        } else {
-          // One of them (or its `within`) failed the transaction: each alone, so only that one fails.
-          for (const pending of run) {
-            try {
-              pending.resolve(
-                await publishOne(
-                  deps,
-                  'invoice',
-                  pending.invoiceId,
-                  loadInvoices(deps),
-                  renderInvoicePdf,
-                  pending.within,
-                ),
-              );
-            } catch (alone) {
-              pending.reject(alone);
-            }
-          }
+          return;
+        }
+        // One of them (or its `within`) failed the transaction: each alone, so only that one fails.
+        for (const { invoiceId, within, caller, resolve, reject } of run) {
+          const alone = () =>
+            publishOne(deps, 'invoice', invoiceId, loadInvoices(deps), renderInvoicePdf, within);
+          await context.with(caller, alone).then(resolve, reject);
         }
       } finally {
         span.end();

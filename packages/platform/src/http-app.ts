@@ -86,6 +86,8 @@ function observeRequests(app: Express, service: string, logger: Logger): void {
   const routed = app as Express & { handle: AppHandle };
   const handle = routed.handle;
   routed.handle = function observed(this: unknown, req, res, callback) {
+    // Mounted inside another app built here: the outer one observes the request already.
+    if (req.requestId) return handle.call(this, req, res, callback);
     const started = performance.now();
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();

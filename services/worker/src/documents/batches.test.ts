@@ -165,4 +165,23 @@ describe('single invoice renders asked for at once', () => {
       expect((await latestDocument(db, 'invoice', id))?.version).toBe(id === broken ? undefined : 1);
     }
   });
+
+  it('a within that fails fails only its own call, and the line takes calls again afterwards', async () => {
+    const invoiceIds = await invoicesOf(3);
+    const documents = testDocuments(db, logger);
+    const refused = invoiceIds[1]!;
+    const outcomes = await Promise.allSettled(
+      invoiceIds.map((id) =>
+        publishInvoiceDocument(documents, id, async () => {
+          if (id === refused) throw new Error('the message could not be asked for');
+        }),
+      ),
+    );
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(await latestDocument(db, 'invoice', refused)).toBeUndefined();
+
+    // The line is free again: a later call goes (and renders what the refused one did not).
+    const later = await publishInvoiceDocument(documents, refused);
+    expect(later?.document.version).toBe(1);
+  });
 });
