@@ -54,8 +54,16 @@ const PAY_LINK_SECRET = 'bench_pay_link_secret_0123456789';
 const PUBLIC_URL = 'https://pay.bursar.example';
 /** Invoices in the bulk batch. */
 const BATCH = Number(process.env.BENCH_PDF_BATCH ?? 10_000);
-/** Invoices each single-worker run renders (distinct ones, so none is skipped as unchanged). */
+/** Invoices each single-worker run renders and times (distinct ones, so none is skipped as unchanged). */
 const RUN = Number(process.env.BENCH_PDF_RUN ?? 1_000);
+/**
+ * Invoices rendered, untimed, before each timed run (the renderer alone's and
+ * each worker's, distinct from the timed ones): a new process takes hundreds
+ * of documents to settle (V8's tiers and its heap, the shaping caches), and
+ * with only twenty warm-up jobs a worker's first thousand cost it 1.2 to 1.5
+ * times the CPU of its next thousand.
+ */
+const WARM = Number(process.env.BENCH_PDF_WARM ?? 500);
 const serviceArgs = (nodeArgs: string[] = []) => [
   '--import',
   'tsx',
@@ -180,7 +188,8 @@ const pdf: Benchmark = {
   description:
     'Invoice PDFs rendered and stored per second by one worker (concurrency 1 and 4) vs the renderer alone; a 10,000-invoice batch end to end',
   async run(): Promise<BenchRow[]> {
-    const total = BATCH + 2 * RUN;
+    const slice = WARM + RUN;
+    const total = BATCH + 2 * slice;
     console.error(`  recreating bursar_bench_pdf with ${total} invoices`);
     await recreateDatabase(DATABASE_URL);
     await clearQueueKeys(QUEUE_PREFIX);
@@ -194,9 +203,9 @@ const pdf: Benchmark = {
     const rows: BenchRow[] = [];
     try {
       const seeded = await seed(db, total);
-      const runOne = seeded.invoiceIds.slice(0, RUN);
-      const runFour = seeded.invoiceIds.slice(RUN, 2 * RUN);
-      const batchIds = seeded.invoiceIds.slice(2 * RUN);
+      const runOne = seeded.invoiceIds.slice(0, slice);
+      const runFour = seeded.invoiceIds.slice(slice, 2 * slice);
+      const batchIds = seeded.invoiceIds.slice(2 * slice);
       const storage = createStorage({ STORAGE_DRIVER: 'fs', STORAGE_DIR: storageDir } as Parameters<
         typeof createStorage
       >[0]);
@@ -212,8 +221,8 @@ const pdf: Benchmark = {
       await preloadFonts();
       const models: InvoiceDocument[] = [];
       for (const id of runOne) models.push((await loadInvoiceDocument(db, id, deps))!.model);
-      // Warmed on documents of its own, as the workers are (their first twenty are not timed).
-      for (const model of models.splice(0, 20)) await renderInvoicePdf(model);
+      // Warmed on documents of its own first, as each worker is.
+      for (const model of models.splice(0, WARM)) await renderInvoicePdf(model);
       const bare = await renderBare(models);
 
       const [apiPort, ...workerPorts] = await freePorts(4);
@@ -260,9 +269,9 @@ const pdf: Benchmark = {
       /** One worker process renders `ids` (queued all at once): documents per wall and per CPU second. */
       const workerRun = async (ids: string[], concurrency: number, profile = false): Promise<WorkerRun> => {
         const worker = await startWorker(0, concurrency, profile);
-        // Its first jobs load the fonts and warm the pools: a few renders before the clock starts.
-        const warm = ids.slice(0, 20);
-        const timed = ids.slice(20);
+        // Its first jobs load the fonts, warm the pools and let the process settle (WARM).
+        const warm = ids.slice(0, WARM);
+        const timed = ids.slice(WARM);
         const add = (list: string[], tag: string) =>
           queue.addBulk(
             list.map((invoiceId) => ({

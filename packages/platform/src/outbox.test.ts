@@ -276,6 +276,8 @@ describe('the outbox', () => {
 
     // As a Redis restored from an old snapshot would: the marker survives, the job does not.
     const lost = await commitReminder(outbox);
+    // And one still waiting for a worker: looked at, left alone, and not looked at again at once.
+    const waiting = await commitReminder(outbox);
     await outbox.kick();
     await queue.remove(`remind.${lost}`);
 
@@ -284,6 +286,13 @@ describe('the outbox', () => {
     const rows = Object.fromEntries((await outboxRows()).map((row) => [row.jobId, row]));
     expect(rows[`remind.${lost}`]).toMatchObject({ relayAttempts: 2, completedAt: null, failedAt: null });
     expect(rows[`remind.${done}`]).toMatchObject({ relayAttempts: 1, completedAt: expect.any(Date) });
+    expect(rows[`remind.${waiting}`]).toMatchObject({
+      relayAttempts: 1,
+      completedAt: null,
+      failedAt: null,
+      checkedAt: expect.any(Date),
+    });
+    expect(await queue.getJobState(`remind.${waiting}`)).toBe('waiting');
     expect(rows[`remind.${failed}`]).toMatchObject({
       relayAttempts: 1,
       completedAt: null,
