@@ -333,19 +333,17 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
           pending.push(row.id);
         }
       }
-      if (completed.length) {
-        await trx
-          .updateTable('outbox')
-          .set({ completedAt: sql<Date>`now()` })
-          .where('id', 'in', completed)
-          .execute();
-      }
-      if (pending.length) {
-        await trx
-          .updateTable('outbox')
-          .set({ checkedAt: sql<Date>`now()` })
-          .where('id', 'in', pending)
-          .execute();
+      for (const [column, ids] of [
+        ['completedAt', completed],
+        ['checkedAt', pending],
+      ] as const) {
+        if (ids.length) {
+          await trx
+            .updateTable('outbox')
+            .set(column, sql<Date>`now()`)
+            .where('id', 'in', ids)
+            .execute();
+        }
       }
       if (missing.length) {
         await addRows(missing);
