@@ -14,13 +14,15 @@ import {
 } from './whatsapp.testing.js';
 
 // A provider that answers too late: the worker gives up on the call (150 ms) while the provider
-// has taken the message (the link hands the answer back after 600 ms) and sends its statuses.
+// has taken the message (the link hands the answer back after 2 s) and sends its statuses.
 // Statuses come after the queue's first retry (5 s) would, so a send retried blindly would go twice.
+// The 2 s leave a worker slowed by a loaded machine time to give up first (with 600 ms, a full
+// suite on two cores once let a call wait out the hold and be answered).
 const { db, logger, prefix, relay, sendQueue, sandbox } = await whatsappTestBed('whatsapp-no-answer-test', {
   poolMax: 20,
   sandbox: { statusDelayMs: 6_000 },
 });
-const link = await startProviderLink(sandbox.url, { holdMs: 600 });
+const link = await startProviderLink(sandbox.url, { holdMs: 2_000 });
 const RECONCILE_AFTER_MS = 8_000;
 const whatsapp = testWhatsAppDeps({
   apiBase: link.url,
