@@ -1,9 +1,8 @@
 import type { Job } from 'bullmq';
-import { sql } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import { describe, expect, it } from 'vitest';
-import { latestDocument, publishInvoiceDocument } from '@bursar/documents';
-import type { Transaction } from 'kysely';
 import type { DB } from '@bursar/db';
+import { latestDocument, publishInvoiceDocument } from '@bursar/documents';
 import { issueInvoice } from '@bursar/ledger';
 import { createLogger } from '@bursar/platform';
 import { daysFromToday, dbBuilders, freshDatabase } from '@bursar/test-support';
