@@ -13,22 +13,22 @@ import {
   whatsappTestBed,
 } from './whatsapp.testing.js';
 
-// A provider that answers too late: the worker gives up on the call (150 ms) while the provider
-// has taken the message (the link hands the answer back after 2 s) and sends its statuses.
+// A provider that answers too late: the worker gives up on the call (after 1 s) while the provider
+// has taken the message (the link hands the answer back 3 s after) and sends its statuses.
 // Statuses come after the queue's first retry (5 s) would, so a send retried blindly would go twice.
-// The 2 s leave a worker slowed by a loaded machine time to give up first (with 600 ms, a full
-// suite on two cores once let a call wait out the hold and be answered).
+// The margins are wide on both sides for a full suite on two cores: with a 150 ms timeout the
+// provider sometimes had not taken the message yet when the worker gave up.
 const { db, logger, prefix, relay, sendQueue, sandbox } = await whatsappTestBed('whatsapp-no-answer-test', {
   poolMax: 20,
   sandbox: { statusDelayMs: 6_000 },
 });
-const link = await startProviderLink(sandbox.url, { holdMs: 2_000 });
+const link = await startProviderLink(sandbox.url, { holdMs: 3_000 });
 const RECONCILE_AFTER_MS = 8_000;
 const whatsapp = testWhatsAppDeps({
   apiBase: link.url,
   sendQueue,
   reconcileAfterMs: RECONCILE_AFTER_MS,
-  env: { WHATSAPP_TIMEOUT_MS: '150' },
+  env: { WHATSAPP_TIMEOUT_MS: '1000' },
 });
 
 describe('WhatsApp sends whose provider call gets no answer in time', () => {
