@@ -70,10 +70,8 @@ async function startWorker(): Promise<ServiceProcess> {
     WHATSAPP_SEND_CONCURRENCY: '64',
     // Long enough for the webhooks of sends the provider took to be applied on a loaded machine (a
     // shorter window would send those again: the trade-off the setting makes), short beside the
-    // minute BullMQ takes to hand back the jobs the killed worker held. 20 s proved short once, in
-    // a full suite that ran at half its usual speed: two taken sends went again before their
-    // webhooks were applied.
-    WHATSAPP_RECONCILE_AFTER_MS: '40000',
+    // minute BullMQ takes to hand back the jobs the killed worker held.
+    WHATSAPP_RECONCILE_AFTER_MS: '20000',
     OUTBOX_SWEEP_INTERVAL_MS: '200',
   });
   cleanups.push(() => killHard(child));
@@ -139,7 +137,7 @@ describe('WhatsApp sends when the worker is SIGKILLed mid-campaign', () => {
         alive(second);
         return (await campaignStatus(db, campaignId)) === 'completed';
       },
-      130_000,
+      110_000,
     );
 
     const counts = receivedBy(
