@@ -201,8 +201,12 @@ describe('a report', () => {
     expect(report.status).toBe('failed');
     expect(report.error).toBe('School not found');
     expect(report.finishedAt).not.toBeNull();
-    // The kpi-report queue (the schedules' and the computations').
-    const job = await queue.getJob(`kpi-report.compute.${id}`);
+    // The kpi-report queue (the schedules' and the computations'). The processor
+    // writes the report's failure before BullMQ records the failed attempt, so
+    // on a loaded machine the job can still be active for a moment here.
+    const jobId = `kpi-report.compute.${id}`;
+    await waitUntil(`job ${jobId} to be failed`, async () => (await queue.getJobState(jobId)) === 'failed');
+    const job = await queue.getJob(jobId);
     expect(job?.attemptsMade).toBe(1);
     expect(job?.failedReason).toBe('School not found');
     // A failed report does not hold its key: the same parameters make a new report.
