@@ -12,6 +12,7 @@ import * as m0010 from './0010-campaign-progress-index.js';
 import * as m0011 from './0011-reports.js';
 import * as m0012 from './0012-student-fee-heads.js';
 import * as m0013 from './0013-report-covering-indexes.js';
+import * as m0014 from './0014-unapplied-whatsapp-events-index.js';
 
 /**
  * Every migration, in order. Forward-only: a migration that has shipped is
@@ -32,4 +33,5 @@ export const migrations: Record<string, Migration> = {
   '0011-reports': m0011,
   '0012-student-fee-heads': m0012,
   '0013-report-covering-indexes': m0013,
+  '0014-unapplied-whatsapp-events-index': m0014,
 };

@@ -36,3 +36,27 @@ export async function completeCampaignIfDone(
     where id = ${campaignId} and status = 'running' and not ${campaignHasUnsettled(campaignId)}
   `.execute(db);
 }
+
+/**
+ * Whether a webhook naming the message (Meta echoes Bursar's id as
+ * `biz_opaque_callback_data`) came since `since` and is stored but not yet
+ * applied, unless it has sat unapplied longer than `patienceMs` (then its
+ * apply job is presumed stuck, and waiting on it would strand the message).
+ * Reads only the webhooks still `received` (migration 0014).
+ */
+export async function unappliedWebhookNames(
+  db: Kysely<DB>,
+  messageId: string,
+  since: Date,
+  patienceMs: number,
+): Promise<boolean> {
+  const { rows } = await sql<{ found: boolean }>`
+    select exists (
+      select 1 from whatsapp_events
+      where status = 'received' and received_at >= ${since}
+        and received_at > now() - make_interval(secs => ${patienceMs / 1000})
+        and position(convert_to(${messageId}, 'UTF8') in body) > 0
+    ) as found
+  `.execute(db);
+  return rows[0]?.found === true;
+}

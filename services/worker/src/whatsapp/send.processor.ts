@@ -4,7 +4,16 @@ import { preparedStatement, type DB } from '@bursar/db';
 import { maskPhone, type SendOutcome } from '@bursar/whatsapp';
 import type { WhatsAppContext } from './context.js';
 import { quietHoursRemainingMs, quietHoursSql } from './quiet-hours.js';
-import { campaignHas, completeCampaignIfDone } from './messages.repository.js';
+import { campaignHas, completeCampaignIfDone, unappliedWebhookNames } from './messages.repository.js';
+
+/**
+ * How long a stored webhook naming a message may sit unapplied and still hold
+ * back its send (at least the reconcile window): BullMQ hands a dead worker's
+ * jobs back within a minute or two, so one unapplied after this is stuck.
+ */
+const UNAPPLIED_WEBHOOK_PATIENCE_MS = 5 * 60_000;
+/** How often a send held back by such a webhook looks again. */
+const UNAPPLIED_WEBHOOK_RECHECK_MS = 5_000;
 
 /** Purposes the law and Meta's policy let through an opt-out: the guardian's own receipts, and the STOP/START replies. */
 const OPT_OUT_EXEMPT = new Set(['receipt', 'reply']);
@@ -230,6 +239,14 @@ export async function processSendWhatsApp(
       const waitUntil = row.attemptedAt.getTime() + whatsapp.reconcileAfterMs;
       // Its outcome is unknown: wait for the provider's word before calling again.
       if (now < waitUntil) return delayUntil(job, waitUntil);
+      // The provider's word may be here already, unread: a status webhook naming this message,
+      // stored since the attempt and not applied yet. A crash that cut off the send cuts off the
+      // apply jobs in flight too, and BullMQ hands both back together, so the window alone cannot
+      // tell "the provider never took it" from "its webhook waits its turn": wait for that webhook.
+      const patienceMs = Math.max(UNAPPLIED_WEBHOOK_PATIENCE_MS, whatsapp.reconcileAfterMs);
+      if (await unappliedWebhookNames(db, messageId, row.attemptedAt, patienceMs)) {
+        return delayUntil(job, now + Math.min(UNAPPLIED_WEBHOOK_RECHECK_MS, whatsapp.reconcileAfterMs));
+      }
       // No word came: the provider never took it, and a cancelled campaign sends nothing more.
       if (row.campaignStatus === 'cancelled') {
         await settle(db, messageId, { status: 'cancelled' });

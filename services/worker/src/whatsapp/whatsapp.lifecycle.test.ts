@@ -5,6 +5,7 @@ import { CAMPAIGN_SLOT_SIZE, JOBS } from '@bursar/contracts';
 import { enqueue, enqueueMany, transactionWithOutbox } from '@bursar/platform';
 import { waitUntil } from '@bursar/test-support';
 import { testDocuments } from '../documents/documents.testing.js';
+import { unappliedWebhookNames } from './messages.repository.js';
 import {
   campaignMessages,
   campaignStatus,
@@ -19,9 +20,12 @@ import {
 
 /** Numbers libphonenumber takes but the provider says are not on WhatsApp (Meta's 131026). */
 const NOT_ON_WHATSAPP = '+9197000';
-const { db, logger, prefix, relay, sendQueue, sandbox } = await whatsappTestBed('whatsapp-lifecycle-test', {
-  sandbox: { invalidNumberPrefixes: ['+1555000', NOT_ON_WHATSAPP] },
-});
+const { db, logger, prefix, relay, sendQueue, campaignQueue, sandbox } = await whatsappTestBed(
+  'whatsapp-lifecycle-test',
+  {
+    sandbox: { invalidNumberPrefixes: ['+1555000', NOT_ON_WHATSAPP] },
+  },
+);
 // Every request the worker makes to the provider, refused ones included (the sandbox logs only what it took).
 const link = await startProviderLink(sandbox.url);
 const whatsapp = testWhatsAppDeps({ apiBase: link.url, sendQueue, reconcileAfterMs: 2_000 });
@@ -235,6 +239,66 @@ describe('WhatsApp campaign lifecycle: pause, resume, cancel, stats, priorities 
       expect(await resume(campaignId)).toBe(2);
     });
     await expectSettled(cut);
+  });
+
+  it('does not send again a cut-off send whose status webhook is stored but not yet applied', async () => {
+    // A crash cuts off the apply jobs of webhooks in flight with the sends: BullMQ hands both back
+    // at about the same time, well after a short reconcile window has passed.
+    let cutOffPhone = '';
+    try {
+      const { campaignId, guardians, cutOffId } = await campaignWithCutOffSend(async (id) => {
+        await campaignQueue.pause();
+        // The dead worker's call, which the provider took: its webhooks are stored, not applied.
+        const message = await db
+          .updateTable('whatsappMessages')
+          .set({ attemptedAt: sql<Date>`now() - interval '5 seconds'` })
+          .where('campaignId', '=', id)
+          .where('status', '=', 'sending')
+          .returning(['id', 'phone', 'params'])
+          .executeTakeFirstOrThrow();
+        cutOffPhone = message.phone;
+        const outcome = await whatsapp.provider.sendTemplate({
+          to: message.phone,
+          template: { name: 'fee_reminder', language: 'en' },
+          bodyParams: message.params as string[],
+          clientReference: message.id,
+        });
+        expect(outcome.kind).toBe('accepted');
+        await until('its status webhooks to be stored', () =>
+          unappliedWebhookNames(db, message.id, new Date(0), 60_000),
+        );
+      });
+      // More than two reconcile windows pass with the webhook unapplied: the send waits for it.
+      await until('the other two to be taken', async () => reached(guardians) === 3);
+      await new Promise((resolve) => setTimeout(resolve, 5_000));
+      expect(link.sends().filter((send) => send.to === cutOffPhone)).toHaveLength(1);
+      const waiting = await db
+        .selectFrom('whatsappMessages')
+        .select(['status', 'attempts'])
+        .where('id', '=', cutOffId)
+        .executeTakeFirstOrThrow();
+      expect(waiting).toEqual({ status: 'sending', attempts: 1 });
+
+      // The apply jobs come back: the webhook settles the message, and the send ends without a call.
+      await campaignQueue.resume();
+      await until('the campaign to complete', completed(campaignId), 20_000);
+      await until('the sends to drain', sendsDrained);
+      const counts = receivedBy(
+        sandbox,
+        guardians.map((guardian) => guardian.phone),
+      );
+      expect([...counts.values()]).toEqual([1, 1, 1]);
+      expect(link.sends().filter((send) => send.to === cutOffPhone)).toHaveLength(1);
+      const settled = (await campaignMessages(db, campaignId)).find((row) => row.id === cutOffId)!;
+      expect(settled).toMatchObject({
+        status: expect.stringMatching(/^(sent|delivered|read)$/),
+        attempts: 1,
+        providerMessageId: sandbox.received().find((message) => message.to === cutOffPhone)!
+          .providerMessageId,
+      });
+    } finally {
+      await campaignQueue.resume();
+    }
   });
 
   it('sends nothing more once cancelled: the queued messages are cancelled, the sent ones stay sent', async () => {
