@@ -129,7 +129,8 @@ describe('WhatsApp sends when the worker is SIGKILLed mid-campaign', () => {
 
     // Sends active at the kill are stalled: the new worker takes them again once their locks have
     // lapsed and a stalled check has seen them twice (BullMQ's 30 s each, so up to a minute), by
-    // when the webhooks stored meanwhile have long been applied.
+    // when the webhooks stored meanwhile have long been applied — except those whose apply jobs
+    // the kill cut off too, which come back with the sends; a send waits for such a webhook.
     const second = await startWorker();
     await waitUntil(
       'the campaign to complete after the restart',
